@@ -84,7 +84,7 @@ export type StoreOp =
   /** A QoS 2 PUBLISH received and not yet released by PUBREL ([MQTT-4.3.3-9]). */
   | { op: 'putIncomingQos2'; clientId: string; packetId: number }
   | { op: 'deleteIncomingQos2'; clientId: string; packetId: number }
-  /** Retained message per topic: the message row is referenced, not copied. */
+  /** Retained message per topic, stored with the entry (self-contained: needs no putMessage, keeps no message alive). */
   | { op: 'putRetained'; topicName: string; message: StoredMessage }
   | { op: 'deleteRetained'; topicName: string };
 
@@ -107,7 +107,7 @@ export interface BrokerSnapshot {
 export interface BrokerStore {
   /** Human-readable name for logs. */
   readonly kind: string;
-  /** Reads the whole persisted state; also deletes messages no delivery or retained entry references. */
+  /** Reads the whole persisted state; also deletes messages no delivery references. */
   load(): BrokerSnapshot;
   /** Applies the ops in one transaction; durable when it returns. Throws on failure, applying nothing. */
   apply(ops: readonly StoreOp[]): void;

@@ -1,0 +1,691 @@
+/**
+ * The MQTT protocol for one connection: CONNECT and its checks, inbound PUBLISH with its acknowledgements and flow
+ * control, SUBSCRIBE / UNSUBSCRIBE, keepalive and DISCONNECT. Routing, sessions and retained messages belong to the
+ * broker; bytes belong to the connection. Reason codes are MQTT 5 throughout and mapped for 3.1.1 by the encoder.
+ */
+import { isUtf8 } from 'node:buffer';
+import { encodePacket, encodePublishHead, PacketType, ProtocolError, ReasonCode } from '../mqtt/codec/index.js';
+import type {
+  AckPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Packet,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubscribePacket,
+  UnsubscribePacket,
+} from '../mqtt/codec/index.js';
+import type { Broker } from './broker.js';
+import type { Connection, ConnectionOwner } from './connection.js';
+import type { CommitWaiter } from './persistence.js';
+import { remainingExpirySeconds } from './message.js';
+import type { Message } from './message.js';
+import type { AuthenticateResult, ClientInfo, ConnectionInfo, InboundMessage } from './options.js';
+import type { Session } from './session.js';
+import type { SessionSink } from './session-host.js';
+import type { WillState } from './will.js';
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+/** Broker-assigned client ids ([MQTT-3.1.3-6]). */
+let assignedIdCounter = 0;
+
+type ChannelState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
+
+/** An acknowledgement held back until the store commit it depends on ([MQTT-4.6.0-2]: acks keep arrival order). */
+class HeldAck implements CommitWaiter {
+  readonly channel: Channel;
+  readonly type: typeof PacketType.Puback | typeof PacketType.Pubrec | typeof PacketType.Suback | typeof PacketType.Unsuback;
+  readonly packetId: number;
+  readonly reasonCodes: number[] | number;
+  readonly afterSend: (() => void) | undefined;
+  constructor(
+    channel: Channel,
+    type: HeldAck['type'],
+    packetId: number,
+    reasonCodes: number[] | number,
+    afterSend: (() => void) | undefined,
+  ) {
+    this.channel = channel;
+    this.type = type;
+    this.packetId = packetId;
+    this.reasonCodes = reasonCodes;
+    this.afterSend = afterSend;
+  }
+  onCommitted(error: Error | undefined): void {
+    this.channel.releaseHeldAck(this, error);
+  }
+}
+
+export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
+  readonly #broker: Broker;
+  readonly #connection: Connection;
+  readonly connection: ConnectionInfo;
+  #state: ChannelState = 'awaiting-connect';
+  #connectTimer: NodeJS.Timeout | undefined;
+  /** Packets that arrived while `authenticate` was pending. */
+  #heldPackets: Packet[] | undefined;
+  clientId = '';
+  username: string | undefined;
+  protocolVersion: ProtocolVersion = 4;
+  identity: unknown;
+  session: Session | undefined;
+  will: WillState | undefined;
+  /** Set by a DISCONNECT, a takeover or a refusal: no will on close ([MQTT-3.1.2-10]). */
+  #isWillDiscarded = false;
+  #disconnectReason: number = ReasonCode.Success;
+  /** Client's limits (v5 CONNECT properties). */
+  sendQuota = 0;
+  #clientMaxPacketSize = 268_435_455;
+  #clientTopicAliasMaximum = 0;
+  #outboundAliases: Map<string, number> | undefined;
+  /** The topic the last encoded head registered a new alias for (undone if that PUBLISH is dropped). */
+  #newAliasTopic: string | undefined;
+  #inboundAliases: Map<number, string> | undefined;
+  #isProblemInformationRequested = true;
+  #sessionExpiryAtConnect = 0;
+  /** Inbound QoS 1 whose PUBACK waits for a commit; with incoming QoS 2 ids, counts against our Receive Maximum. */
+  #heldQos1 = 0;
+  /** Held acknowledgements not yet released; while any is held, later acks queue behind it to keep order. */
+  #heldAcks = 0;
+
+  constructor(broker: Broker, connection: Connection, info: ConnectionInfo) {
+    this.#broker = broker;
+    this.#connection = connection;
+    this.connection = info;
+    this.#connectTimer = setTimeout(this.#onConnectTimeout, broker.limits.connectTimeoutMs);
+    this.#connectTimer.unref();
+  }
+
+  get isConnected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  // ---- SessionSink -------------------------------------------------------------------------------------------
+
+  get isWritable(): boolean {
+    return this.#state === 'connected' && this.#connection.isWritable;
+  }
+
+  sendPublish(
+    message: Message,
+    qos: QoS,
+    isRetained: boolean,
+    subscriptionIds: number[] | undefined,
+    packetId: number,
+    isDuplicate: boolean,
+  ): void {
+    const version = this.protocolVersion;
+    let head: Buffer;
+    if (qos === 0 && !isRetained && (version !== 5 || this.#needsNoOwnProperties(message, subscriptionIds))) {
+      // Fan-out: one encoded head per message and version, shared by every such subscriber.
+      const heads = (message.qos0Heads ??= [undefined, undefined]);
+      const index = version === 5 ? 1 : 0;
+      head = heads[index] ??= encodePublishHead(message.topicName, message.payload.length, 0, false, false, 0, message.properties, version);
+      if (version === 5 && head.length + message.payload.length > this.#clientMaxPacketSize) {
+        this.#broker.countDropped(1); // [MQTT-3.1.2-25]
+        return;
+      }
+    } else if (version !== 5) {
+      head = encodePublishHead(message.topicName, message.payload.length, qos, isRetained, isDuplicate, packetId, undefined, version);
+    } else {
+      head = this.#encodeV5PublishHead(message, qos, isRetained, subscriptionIds, packetId, isDuplicate);
+      if (head.length + message.payload.length > this.#clientMaxPacketSize) {
+        if (this.#newAliasTopic !== undefined) this.#outboundAliases!.delete(this.#newAliasTopic);
+        // [MQTT-3.1.2-25] too big for this client: dropped for it alone, as if acknowledged.
+        this.#broker.countDropped(1);
+        if (qos > 0 && this.session !== undefined) {
+          this.session.complete(packetId, 'sent') || this.session.received(packetId, 0x80);
+        }
+        return;
+      }
+    }
+    this.#connection.send(head);
+    if (message.payload.length > 0) this.#connection.send(message.payload);
+    this.#broker.countSent();
+  }
+
+  sendPubrel(packetId: number): void {
+    this.#sendPacket({ type: PacketType.Pubrel, packetId, reasonCode: 0, properties: undefined });
+  }
+
+  // ---- ConnectionOwner ---------------------------------------------------------------------------------------
+
+  handlePacket(packet: Packet): void {
+    switch (this.#state) {
+      case 'closed':
+        return;
+      case 'awaiting-connect':
+        if (packet.type !== PacketType.Connect) {
+          // [MQTT-3.1.0-1] the first packet must be CONNECT.
+          this.#close(ReasonCode.ProtocolError, 'the first packet must be CONNECT');
+          return;
+        }
+        this.#handleConnect(packet);
+        return;
+      case 'authenticating':
+        (this.#heldPackets ??= []).push(packet);
+        return;
+      case 'connected':
+        break;
+    }
+    switch (packet.type) {
+      case PacketType.Publish:
+        this.#handlePublish(packet);
+        return;
+      case PacketType.Puback:
+        if (this.session!.complete(packet.packetId, 'sent')) this.session!.pump();
+        return;
+      case PacketType.Pubrec:
+        this.#handlePubrec(packet);
+        return;
+      case PacketType.Pubrel:
+        this.#handlePubrel(packet);
+        return;
+      case PacketType.Pubcomp:
+        if (this.session!.complete(packet.packetId, 'released')) this.session!.pump();
+        return;
+      case PacketType.Subscribe:
+        this.#handleSubscribe(packet);
+        return;
+      case PacketType.Unsubscribe:
+        this.#handleUnsubscribe(packet);
+        return;
+      case PacketType.Pingreq:
+        this.#connection.send(PINGRESP);
+        return;
+      case PacketType.Disconnect:
+        this.#handleDisconnect(packet);
+        return;
+      case PacketType.Auth:
+        // Enhanced authentication is not offered: CONNECT carried no method, so AUTH is refused ([MQTT-4.12.0-1]).
+        this.#close(ReasonCode.BadAuthenticationMethod, 'enhanced authentication is not supported');
+        return;
+      case PacketType.Connect:
+        // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
+        this.#close(ReasonCode.ProtocolError, 'second CONNECT');
+        return;
+      default:
+        this.#close(ReasonCode.ProtocolError, `packet type ${String(packet.type)} is not sent by clients`);
+    }
+  }
+
+  handleProtocolError(error: ProtocolError): void {
+    if (this.#state === 'awaiting-connect') {
+      if (error.reason === ReasonCode.UnsupportedProtocolVersion) {
+        // [MQTT-3.1.2-2] answer 0x01 (3.1.1 layout, understood by every version) and close.
+        this.#connection.send(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+      } else if (this.#connection.decoder.protocolVersion === 5 && error.reason === ReasonCode.PacketTooLarge) {
+        this.#sendConnack(false, error.reason, undefined);
+      }
+      this.#state = 'closed';
+      this.#connection.end();
+      return;
+    }
+    this.#broker.logger.debug({ clientId: this.clientId, reason: error.reason, err: error.message }, 'protocol error');
+    this.#close(error.reason, error.message);
+  }
+
+  handleDrain(): void {
+    this.session?.pump();
+  }
+
+  handleKeepAliveTimeout(): void {
+    this.#close(ReasonCode.KeepAliveTimeout, 'keep alive timeout');
+  }
+
+  handleClose(): void {
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closed';
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    if (!wasConnected && this.session === undefined) return;
+    this.#broker.channelClosed(this, this.#isWillDiscarded, this.#disconnectReason);
+  }
+
+  // ---- used by the broker ------------------------------------------------------------------------------------
+
+  /** Another connection took this client id over ([MQTT-3.1.4-3]). */
+  takeOver(): void {
+    this.#close(ReasonCode.SessionTakenOver, 'another connection used this client id');
+  }
+
+  /** Server shutdown or an administrative action. */
+  disconnect(reasonCode: number, reasonString: string): void {
+    this.#close(reasonCode, reasonString);
+  }
+
+  /** Flushes pending writes now (shutdown). */
+  flush(): void {
+    this.#connection.flush();
+  }
+
+  releaseHeldAck(ack: HeldAck, error: Error | undefined): void {
+    this.#heldAcks--;
+    if (ack.type === PacketType.Puback) this.#heldQos1--;
+    if (this.#state !== 'connected') return;
+    if (error !== undefined) {
+      // The store refused the write: the client must not believe it durable.
+      this.#close(ReasonCode.UnspecifiedError, 'storage failure');
+      return;
+    }
+    this.#sendAck(ack.type, ack.packetId, ack.reasonCodes);
+    ack.afterSend?.();
+  }
+
+  // ---- CONNECT -----------------------------------------------------------------------------------------------
+
+  #handleConnect(connect: ConnectPacket): void {
+    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.protocolVersion = connect.protocolVersion;
+    const isV5 = connect.protocolVersion === 5;
+    const properties = connect.properties;
+    if (properties?.authenticationMethod !== undefined) {
+      // Enhanced authentication is not offered ([MQTT-4.12.0-1]).
+      this.#refuse(ReasonCode.BadAuthenticationMethod, 'enhanced authentication is not supported');
+      return;
+    }
+    let clientId = connect.clientId;
+    let assignedClientId: string | undefined;
+    if (clientId.length === 0) {
+      if (!isV5 && !connect.cleanStart) {
+        // [MQTT-3.1.3-8] 3.1.1: an empty client id requires clean session 1.
+        this.#refuse(ReasonCode.ClientIdentifierNotValid, 'empty client id needs clean session');
+        return;
+      }
+      clientId = `auto-${process.pid.toString(36)}-${Date.now().toString(36)}-${(assignedIdCounter++).toString(36)}`;
+      if (isV5) assignedClientId = clientId;
+    }
+    this.clientId = clientId;
+    this.username = connect.username;
+    if (connect.will !== undefined) {
+      const reason = this.#broker.checkWill(this, connect.will);
+      if (reason !== ReasonCode.Success) {
+        this.#refuse(reason, 'will message refused');
+        return;
+      }
+    }
+    if (isV5 && properties !== undefined) {
+      if (properties.receiveMaximum !== undefined) this.sendQuota = properties.receiveMaximum;
+      if (properties.maximumPacketSize !== undefined) this.#clientMaxPacketSize = properties.maximumPacketSize;
+      if (properties.topicAliasMaximum !== undefined) this.#clientTopicAliasMaximum = properties.topicAliasMaximum;
+      if (properties.requestProblemInformation === 0) this.#isProblemInformationRequested = false;
+    }
+    const limits = this.#broker.limits;
+    this.sendQuota = this.sendQuota === 0 ? limits.maxInflight : Math.min(this.sendQuota, limits.maxInflight);
+
+    this.#state = 'authenticating';
+    let result: AuthenticateResult | Promise<AuthenticateResult>;
+    try {
+      result = this.#broker.authenticate(this, connect);
+    } catch (error) {
+      this.#broker.logger.error({ err: error, clientId }, 'authenticate hook failed');
+      result = { ok: false, reasonCode: ReasonCode.UnspecifiedError };
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => {
+          this.#afterAuthenticate(connect, value, assignedClientId);
+        },
+        (error: unknown) => {
+          this.#broker.logger.error({ err: error, clientId }, 'authenticate hook failed');
+          this.#afterAuthenticate(connect, { ok: false, reasonCode: ReasonCode.UnspecifiedError }, assignedClientId);
+        },
+      );
+    } else {
+      this.#afterAuthenticate(connect, result, assignedClientId);
+    }
+  }
+
+  #afterAuthenticate(connect: ConnectPacket, result: AuthenticateResult, assignedClientId: string | undefined): void {
+    if (this.#state !== 'authenticating') return; // closed while authenticating
+    if (!result.ok) {
+      this.#refuse(result.reasonCode, 'not authorized');
+      return;
+    }
+    this.identity = result.identity;
+    const isV5 = connect.protocolVersion === 5;
+    const limits = this.#broker.limits;
+    let sessionExpiry: number;
+    let responseExpiry: number | undefined;
+    if (isV5) {
+      sessionExpiry = connect.properties?.sessionExpiryInterval ?? 0;
+      if (sessionExpiry > limits.maxSessionExpirySeconds) {
+        sessionExpiry = limits.maxSessionExpirySeconds;
+        responseExpiry = sessionExpiry; // [MQTT-3.2.2-?] tell the client the interval we use
+      }
+    } else {
+      sessionExpiry = connect.cleanStart ? 0 : limits.sessionExpirySeconds;
+    }
+    this.#sessionExpiryAtConnect = sessionExpiry;
+    this.will = connect.will === undefined ? undefined : this.#broker.makeWill(this, connect.will, sessionExpiry);
+
+    // Keepalive: our maximum applies when the client asks for more, or for none ([MQTT-3.2.2-21]).
+    let keepAlive = connect.keepAliveSeconds;
+    let serverKeepAlive: number | undefined;
+    if (limits.maxKeepAliveSeconds < 65_535 && (keepAlive === 0 || keepAlive > limits.maxKeepAliveSeconds)) {
+      keepAlive = limits.maxKeepAliveSeconds;
+      if (isV5) serverKeepAlive = keepAlive;
+    }
+
+    const { session, isSessionPresent } = this.#broker.openSession(this, connect.cleanStart, sessionExpiry);
+    this.session = session;
+    this.#state = 'connected';
+    this.#connection.setKeepAlive(keepAlive);
+
+    let properties: Properties | undefined;
+    if (isV5) {
+      properties = {
+        receiveMaximum: limits.receiveMaximum,
+        maximumPacketSize: limits.maxPacketSizeBytes,
+        topicAliasMaximum: limits.topicAliasMaximum,
+      };
+      if (assignedClientId !== undefined) properties.assignedClientIdentifier = assignedClientId;
+      if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
+      if (responseExpiry !== undefined) properties.sessionExpiryInterval = responseExpiry;
+      if (connect.properties?.requestResponseInformation === 1) {
+        properties.responseInformation = `$response/${this.clientId}`;
+      }
+    }
+    const sendConnack = (): void => {
+      if (this.#state !== 'connected') return;
+      this.#sendConnack(isSessionPresent, ReasonCode.Success, properties);
+      // [MQTT-4.4.0-1] resend in-flight messages first, then whatever queued while away.
+      session.resendInflight();
+      session.pump();
+      this.#broker.clientConnected(this);
+      const held = this.#heldPackets;
+      this.#heldPackets = undefined;
+      if (held !== undefined) for (const packet of held) this.handlePacket(packet);
+    };
+    if (session.isPersistent && !this.#broker.persistence.isIdle) {
+      // The session record must be durable before the client is told it exists.
+      this.#heldAcks++;
+      this.#broker.persistence.afterCommit({
+        onCommitted: (error) => {
+          this.#heldAcks--;
+          if (error !== undefined) this.#close(ReasonCode.UnspecifiedError, 'storage failure');
+          else sendConnack();
+        },
+      });
+    } else {
+      sendConnack();
+    }
+  }
+
+  #refuse(reasonCode: number, reasonString: string): void {
+    this.#isWillDiscarded = true;
+    this.#sendConnack(false, reasonCode, this.protocolVersion === 5 ? { reasonString } : undefined);
+    this.#state = 'closed';
+    this.#connection.end();
+    this.#broker.countRefusedConnect();
+  }
+
+  #sendConnack(sessionPresent: boolean, reasonCode: number, properties: Properties | undefined): void {
+    this.#sendPacket({ type: PacketType.Connack, sessionPresent, reasonCode, properties });
+  }
+
+  // ---- PUBLISH in --------------------------------------------------------------------------------------------
+
+  #handlePublish(publish: PublishPacket): void {
+    const broker = this.#broker;
+    broker.countReceived();
+    let topicName = publish.topicName;
+    const properties = publish.properties;
+    if (properties !== undefined) {
+      if (properties.subscriptionIdentifiers !== undefined) {
+        // [MQTT-3.3.4-6] a client must not send subscription identifiers.
+        this.#close(ReasonCode.ProtocolError, 'subscription identifier in PUBLISH');
+        return;
+      }
+      const alias = properties.topicAlias;
+      if (alias !== undefined) {
+        // [MQTT-3.3.2-9] [MQTT-3.3.2-10] alias within our Topic Alias Maximum.
+        if (alias > broker.limits.topicAliasMaximum) {
+          this.#close(ReasonCode.TopicAliasInvalid, 'topic alias out of range');
+          return;
+        }
+        if (topicName.length > 0) {
+          (this.#inboundAliases ??= new Map()).set(alias, topicName);
+        } else {
+          const known = this.#inboundAliases?.get(alias);
+          if (known === undefined) {
+            this.#close(ReasonCode.ProtocolError, 'unknown topic alias');
+            return;
+          }
+          topicName = known;
+        }
+      }
+    }
+    const topicReason = broker.checkTopicName(topicName);
+    if (topicReason !== ReasonCode.Success) {
+      this.#close(topicReason, 'invalid topic name');
+      return;
+    }
+    const qos = publish.qos;
+    const packetId = publish.packetId;
+    if (qos === 2 && this.session!.incomingQos2.has(packetId)) {
+      // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH is acknowledged again, not routed again.
+      this.#ackOrHold(PacketType.Pubrec, packetId, ReasonCode.Success, false);
+      return;
+    }
+    if (qos > 0 && this.#heldQos1 + this.session!.incomingQos2.size >= broker.limits.receiveMaximum) {
+      // [MQTT-3.3.4-9] the client exceeded our Receive Maximum.
+      this.#close(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+      return;
+    }
+    if (
+      properties?.payloadFormatIndicator === 1 &&
+      publish.payload.length > 0 &&
+      !isUtf8(publish.payload)
+    ) {
+      // [MQTT-3.3.2-4] the payload does not match its format indicator.
+      if (qos === 0) this.#close(ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8');
+      else this.#refusePublish(qos, packetId, ReasonCode.PayloadFormatInvalid);
+      return;
+    }
+    const authorization = broker.authorizePublish(this, topicName, qos, publish.isRetained);
+    if (authorization !== true) {
+      broker.countDropped(1);
+      if (qos > 0) this.#refusePublish(qos, packetId, this.protocolVersion === 5 ? authorization : ReasonCode.Success);
+      return;
+    }
+    let inbound: InboundMessage = {
+      topicName,
+      payload: publish.payload,
+      qos,
+      isRetained: publish.isRetained,
+      properties,
+    };
+    const verdict = broker.inspectMessage(this, inbound);
+    if (verdict !== undefined) {
+      if (verdict.action === 'drop') {
+        if (qos > 0) this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success);
+        return;
+      }
+      if (verdict.message !== undefined) inbound = verdict.message;
+    }
+    const needsCommit = broker.publishFromClient(this, inbound);
+    if (qos === 0) return;
+    if (qos === 2) {
+      this.session!.incomingQos2.add(packetId);
+      if (this.session!.isPersistent) {
+        broker.persistence.push({ op: 'putIncomingQos2', clientId: this.clientId, packetId });
+      }
+    }
+    this.#ackOrHold(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, ReasonCode.Success, needsCommit || (qos === 2 && this.session!.isPersistent));
+  }
+
+  #refusePublish(qos: QoS, packetId: number, reasonCode: number): void {
+    // A refused QoS 2 message is finished with PUBREC >= 0x80: no PUBREL follows ([MQTT-4.3.3-?]).
+    this.#ackOrHold(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, reasonCode, false);
+  }
+
+  /** Sends the acknowledgement now, or after the pending commit when it must be durable or an earlier one is held. */
+  #ackOrHold(type: HeldAck['type'], packetId: number, reasonCodes: number | number[], needsCommit: boolean, afterSend?: () => void): void {
+    if (!needsCommit && this.#heldAcks === 0) {
+      this.#sendAck(type, packetId, reasonCodes);
+      afterSend?.();
+      return;
+    }
+    this.#heldAcks++;
+    if (type === PacketType.Puback) this.#heldQos1++;
+    this.#broker.persistence.afterCommit(new HeldAck(this, type, packetId, reasonCodes, afterSend));
+  }
+
+  #sendAck(type: HeldAck['type'], packetId: number, reasonCodes: number | number[]): void {
+    switch (type) {
+      case PacketType.Puback:
+      case PacketType.Pubrec:
+        this.#sendPacket({ type, packetId, reasonCode: reasonCodes as number, properties: undefined });
+        return;
+      case PacketType.Suback:
+        this.#sendPacket({ type, packetId, reasonCodes: reasonCodes as number[], properties: undefined });
+        return;
+      case PacketType.Unsuback:
+        this.#sendPacket({ type, packetId, reasonCodes: reasonCodes as number[], properties: undefined });
+        return;
+    }
+  }
+
+  #handlePubrec(packet: AckPacket): void {
+    const session = this.session!;
+    if (!session.received(packet.packetId, packet.reasonCode)) {
+      // [MQTT-4.3.3-?] unknown packet id: release it anyway so the client can free it; v5 says why.
+      this.#sendPacket({ type: PacketType.Pubrel, packetId: packet.packetId, reasonCode: ReasonCode.PacketIdentifierNotFound, properties: undefined });
+      return;
+    }
+    if (packet.reasonCode < 0x80) this.sendPubrel(packet.packetId);
+    else session.pump();
+  }
+
+  #handlePubrel(packet: AckPacket): void {
+    const session = this.session!;
+    const isKnown = session.incomingQos2.delete(packet.packetId);
+    if (isKnown && session.isPersistent) {
+      this.#broker.persistence.push({ op: 'deleteIncomingQos2', clientId: this.clientId, packetId: packet.packetId });
+    }
+    // [MQTT-4.3.3-11] PUBCOMP with the same packet id; v5 0x92 when we never saw it.
+    const reasonCode = isKnown || this.protocolVersion !== 5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound;
+    this.#sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId, reasonCode, properties: undefined });
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------------------------------
+
+  #handleSubscribe(packet: SubscribePacket): void {
+    const subscriptionId = packet.properties?.subscriptionIdentifiers?.[0] ?? 0;
+    const result = this.#broker.subscribe(this, packet.subscriptions, subscriptionId);
+    if (result === undefined) return; // the broker closed the connection (protocol error)
+    this.#ackOrHold(PacketType.Suback, packet.packetId, result.reasonCodes, result.needsCommit, result.afterSuback);
+  }
+
+  #handleUnsubscribe(packet: UnsubscribePacket): void {
+    const result = this.#broker.unsubscribe(this, packet.topicFilters);
+    this.#ackOrHold(PacketType.Unsuback, packet.packetId, result.reasonCodes, result.needsCommit);
+  }
+
+  // ---- DISCONNECT and closing --------------------------------------------------------------------------------
+
+  #handleDisconnect(packet: DisconnectPacket): void {
+    const expiry = packet.properties?.sessionExpiryInterval;
+    if (expiry !== undefined) {
+      if (this.#sessionExpiryAtConnect === 0 && expiry !== 0) {
+        // [MQTT-3.14.2-2] a session that was to end with the connection cannot be extended at DISCONNECT.
+        this.#close(ReasonCode.ProtocolError, 'session expiry interval was 0 at CONNECT');
+        return;
+      }
+      this.#broker.setSessionExpiry(this.session!, Math.min(expiry, this.#broker.limits.maxSessionExpirySeconds));
+    }
+    // [MQTT-3.14.4-3] a normal DISCONNECT discards the will; v5 reason 0x04 asks for it to be sent.
+    this.#isWillDiscarded = packet.reasonCode !== ReasonCode.DisconnectWithWillMessage;
+    this.#disconnectReason = packet.reasonCode;
+    this.#state = 'closed';
+    this.#connection.end();
+    this.handleClose();
+  }
+
+  /** Closes the connection, with a v5 DISCONNECT carrying the reason when the client speaks MQTT 5. */
+  #close(reasonCode: number, reasonString: string): void {
+    if (this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#disconnectReason = reasonCode;
+    if (reasonCode === ReasonCode.SessionTakenOver) this.#isWillDiscarded = false;
+    if (this.protocolVersion === 5 && wasConnected) {
+      // [MQTT-4.13.1-1] a v5 server says why it closes.
+      const properties: Properties | undefined = this.#isProblemInformationRequested ? { reasonString } : undefined;
+      this.#sendPacket({ type: PacketType.Disconnect, reasonCode, properties });
+    }
+    this.#connection.end();
+    if (!wasConnected) {
+      this.#state = 'closed';
+      return;
+    }
+    this.handleClose();
+  }
+
+  readonly #onConnectTimeout = (): void => {
+    this.#connectTimer = undefined;
+    if (this.#state === 'awaiting-connect') {
+      this.#state = 'closed';
+      this.#connection.destroy();
+    }
+  };
+
+  // ---- encoding ----------------------------------------------------------------------------------------------
+
+  #sendPacket(packet: Packet): void {
+    if (this.protocolVersion === 5 && !this.#isProblemInformationRequested && 'properties' in packet) {
+      // [MQTT-3.1.2-29] no reason string / user properties except on PUBLISH, CONNACK, DISCONNECT.
+      const type = packet.type;
+      if (type !== PacketType.Publish && type !== PacketType.Connack && type !== PacketType.Disconnect && packet.properties !== undefined) {
+        packet = { ...packet, properties: undefined } as Packet;
+      }
+    }
+    let bytes = encodePacket(packet, this.protocolVersion);
+    if (bytes.length > this.#clientMaxPacketSize && 'properties' in packet && packet.properties !== undefined) {
+      // [MQTT-3.1.2-25] drop the optional parts rather than exceed the client's maximum.
+      bytes = encodePacket({ ...packet, properties: undefined } as Packet, this.protocolVersion);
+    }
+    this.#connection.send(bytes);
+  }
+
+  /** Whether a v5 PUBLISH to this client carries only the message's own properties (no alias, ids, expiry). */
+  #needsNoOwnProperties(message: Message, subscriptionIds: number[] | undefined): boolean {
+    return subscriptionIds === undefined && message.expiresAtMs === 0 && this.#clientTopicAliasMaximum === 0;
+  }
+
+  #encodeV5PublishHead(
+    message: Message,
+    qos: QoS,
+    isRetained: boolean,
+    subscriptionIds: number[] | undefined,
+    packetId: number,
+    isDuplicate: boolean,
+  ): Buffer {
+    let properties = message.properties;
+    let topicName = message.topicName;
+    this.#newAliasTopic = undefined;
+    const needsOwnProperties =
+      subscriptionIds !== undefined || message.expiresAtMs !== 0 || this.#clientTopicAliasMaximum > 0;
+    if (needsOwnProperties) {
+      properties = properties === undefined ? {} : { ...properties };
+      if (subscriptionIds !== undefined) properties.subscriptionIdentifiers = subscriptionIds;
+      if (message.expiresAtMs !== 0) properties.messageExpiryInterval = remainingExpirySeconds(message, Date.now());
+      if (this.#clientTopicAliasMaximum > 0) {
+        const aliases = (this.#outboundAliases ??= new Map());
+        const alias = aliases.get(topicName);
+        if (alias !== undefined) {
+          properties.topicAlias = alias;
+          topicName = '';
+        } else if (aliases.size < this.#clientTopicAliasMaximum) {
+          const next = aliases.size + 1;
+          aliases.set(topicName, next);
+          properties.topicAlias = next;
+          this.#newAliasTopic = topicName;
+        }
+      }
+    }
+    return encodePublishHead(topicName, message.payload.length, qos, isRetained, isDuplicate, packetId, properties, 5);
+  }
+}

@@ -1,0 +1,15 @@
+/** The MQTT broker: sessions, routing, retained messages, wills, and the hooks the platform plugs into. */
+export { Broker } from './broker.js';
+export type { BrokerStats } from './broker.js';
+export type {
+  AclRule,
+  AuthenticateResult,
+  BrokerHooks,
+  BrokerLimits,
+  BrokerOptions,
+  ClientInfo,
+  ConnectionInfo,
+  ConnectRequest,
+  InboundMessage,
+  MessageVerdict,
+} from './options.js';

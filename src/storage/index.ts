@@ -1,0 +1,14 @@
+/** Broker persistence: the `BrokerStore` contract and its SQLite (durable) and memory implementations. */
+export type {
+  BrokerSnapshot,
+  BrokerStore,
+  StoredDelivery,
+  StoredMessage,
+  StoredSession,
+  StoredSubscription,
+  StoredWill,
+  StoreOp,
+} from './broker-store.js';
+export { MemoryBrokerStore } from './memory-broker-store.js';
+export { SqliteBrokerStore } from './sqlite-broker-store.js';
+export type { SqliteBrokerStoreOptions } from './sqlite-broker-store.js';
