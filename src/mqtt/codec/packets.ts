@@ -94,6 +94,10 @@ export interface PublishPacket {
   type: typeof PacketType.Publish;
   /** May be empty in v5 when a topic alias is set. */
   topicName: string;
+  /**
+   * When decoded: a view into the decoder's input chunk, valid for the current tick. Copy it
+   * (`Buffer.copyBytesFrom`) to keep it longer (retained, queued, persisted): a view pins the whole socket chunk.
+   */
   payload: Buffer;
   qos: QoS;
   isRetained: boolean;
