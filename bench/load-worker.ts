@@ -1,0 +1,88 @@
+/**
+ * A load process of `npm run bench`, forked by `run.ts`: it owns MQTT load clients and answers the orchestrator's
+ * requests (see `protocol.ts`). It exits when the orchestrator goes away.
+ */
+import type { LoadClient } from './load-client.js';
+import type { CloseAllResult, FromWorker, ToWorker, WorkerCommand } from './protocol.js';
+import { FlowRole } from './worker-flow.js';
+import {
+  clearSessions,
+  connectIdle,
+  drainSessions,
+  prepareSessions,
+  publishToSessions,
+  warmUp,
+} from './worker-connections.js';
+
+/** Closing 10,000 sockets at once is fine; this bounds the wait for brokers that do not close after DISCONNECT. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+let clients: LoadClient[] = [];
+let flow: FlowRole | undefined;
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+async function closeAll(): Promise<CloseAllResult> {
+  flow?.dispose();
+  flow = undefined;
+  const closing = clients;
+  clients = [];
+  const closedByBroker = closing.filter((client) => client.closeError !== undefined).length;
+  await Promise.all(closing.map((client) => client.close(CLOSE_TIMEOUT_MS)));
+  return { closedByBroker };
+}
+
+async function handle(command: WorkerCommand): Promise<unknown> {
+  switch (command.type) {
+    case 'flow-setup': {
+      flow?.dispose();
+      flow = new FlowRole(command, (deliveredByPublisher) => send({ kind: 'progress', deliveredByPublisher }));
+      clients.push(...(await flow.open()));
+      return null;
+    }
+    case 'flow-go':
+      requireFlow().go();
+      return null;
+    case 'flow-stop':
+      return requireFlow().stop();
+    case 'flow-report':
+      return requireFlow().report();
+    case 'idle-connect':
+      return connectIdle(command, clients);
+    case 'sessions-prepare':
+      return prepareSessions(command);
+    case 'sessions-publish':
+      return publishToSessions(command);
+    case 'sessions-drain':
+      return drainSessions(command, clients);
+    case 'sessions-clear':
+      return clearSessions(command);
+    case 'close-all':
+      return closeAll();
+    case 'warm-up':
+      await warmUp(command.connections);
+      return null;
+  }
+}
+
+function requireFlow(): FlowRole {
+  if (flow === undefined) throw new Error('no flow scenario set up in this load process');
+  return flow;
+}
+
+process.on('message', (message: ToWorker) => {
+  if (message.kind === 'credit') {
+    flow?.credit(message.deliveredByPublisher);
+    return;
+  }
+  handle(message.command).then(
+    (result) => send({ kind: 'response', id: message.id, result }),
+    (error: unknown) =>
+      send({ kind: 'failure', id: message.id, message: error instanceof Error ? error.message : String(error) }),
+  );
+});
+
+// The orchestrator owns this process: when it exits or is killed, so do we.
+process.on('disconnect', () => process.exit(0));
