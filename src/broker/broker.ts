@@ -7,7 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ReasonCode } from '../mqtt/codec/index.js';
-import type { ConnectPacket, Properties, QoS, SubscriptionRequest, WillMessage } from '../mqtt/codec/index.js';
+import type { ConnectPacket, QoS, SubscriptionRequest, WillMessage } from '../mqtt/codec/index.js';
 import {
   countTopicLevels,
   isValidTopicFilter,
@@ -137,7 +137,10 @@ export class Broker implements SessionHost {
         const shared = parseSharedSubscription(sub.topicFilter);
         const filter = shared.kind === 'shared' ? shared.topicFilter : sub.topicFilter;
         if (shared.kind === 'malformed' || !isValidTopicFilter(filter)) {
-          this.logger.warn({ clientId: stored.clientId, topicFilter: sub.topicFilter }, 'skipping invalid stored subscription');
+          this.logger.warn(
+            { clientId: stored.clientId, topicFilter: sub.topicFilter },
+            'skipping invalid stored subscription',
+          );
           continue;
         }
         this.#addSubscription(session, {
@@ -305,7 +308,13 @@ export class Broker implements SessionHost {
 
   makeWill(channel: Channel, will: WillMessage, sessionExpirySeconds: number): WillState {
     const message = this.#buildMessage(
-      { topicName: will.topicName, payload: will.payload, qos: will.qos, isRetained: will.isRetained, properties: will.properties },
+      {
+        topicName: will.topicName,
+        payload: will.payload,
+        qos: will.qos,
+        isRetained: will.isRetained,
+        properties: will.properties,
+      },
       channel.clientId,
       channel.protocolVersion === 5, // will properties are forwarded like a PUBLISH's
     );
@@ -316,16 +325,20 @@ export class Broker implements SessionHost {
       message,
       delaySeconds: Math.min(delaySeconds, sessionExpirySeconds),
       messageExpirySeconds: channel.protocolVersion === 5 ? will.properties?.messageExpiryInterval : undefined,
-      username: channel.username,
+      client: channel,
     };
   }
 
   /** Finds or creates the session for a CONNECT, taking over any connection that holds it ([MQTT-3.1.4-3]). */
-  openSession(channel: Channel, cleanStart: boolean, expirySeconds: number): { session: Session; isSessionPresent: boolean } {
+  openSession(
+    channel: Channel,
+    cleanStart: boolean,
+    expirySeconds: number,
+  ): { session: Session; isSessionPresent: boolean } {
     const clientId = channel.clientId;
     let existing = this.#sessions.get(clientId);
     if (existing?.sink !== undefined) {
-      (existing.sink as Channel).takeOver();
+      existing.sink.takeOver();
       existing = this.#sessions.get(clientId);
     }
     const pendingWill = this.#pendingWills.get(clientId);
@@ -396,7 +409,8 @@ export class Broker implements SessionHost {
   setSessionExpiry(session: Session, expirySeconds: number): void {
     const wasPersistent = session.isPersistent;
     session.expiryIntervalSeconds = expirySeconds;
-    if (wasPersistent && !session.isPersistent) this.persistence.push({ op: 'deleteSession', clientId: session.clientId });
+    if (wasPersistent && !session.isPersistent)
+      this.persistence.push({ op: 'deleteSession', clientId: session.clientId });
   }
 
   // ---- for Channel: publish ----------------------------------------------------------------------------------
@@ -405,7 +419,10 @@ export class Broker implements SessionHost {
   checkTopicName(topicName: string): number {
     if (!isValidTopicName(topicName)) return ReasonCode.TopicNameInvalid;
     const limits = this.limits;
-    if (topicName.length * 3 > limits.maxTopicLengthBytes && Buffer.byteLength(topicName) > limits.maxTopicLengthBytes) {
+    if (
+      topicName.length * 3 > limits.maxTopicLengthBytes &&
+      Buffer.byteLength(topicName) > limits.maxTopicLengthBytes
+    ) {
       return ReasonCode.TopicNameInvalid;
     }
     if (limits.maxTopicLevels < 65_535 && countTopicLevels(topicName) > limits.maxTopicLevels) {
@@ -437,7 +454,11 @@ export class Broker implements SessionHost {
 
   // ---- for Channel: subscribe --------------------------------------------------------------------------------
 
-  subscribe(channel: Channel, requests: readonly SubscriptionRequest[], subscriptionId: number): SubscribeResult | undefined {
+  subscribe(
+    channel: Channel,
+    requests: readonly SubscriptionRequest[],
+    subscriptionId: number,
+  ): SubscribeResult | undefined {
     const session = channel.session!;
     const limits = this.limits;
     const reasonCodes: number[] = [];
@@ -463,7 +484,10 @@ export class Broker implements SessionHost {
         channel.disconnect(ReasonCode.ProtocolError, 'no local on a shared subscription');
         return undefined;
       }
-      if (this.#acl.length > 0 && !isAllowedByAcl(this.#acl, 'subscribe', channel.clientId, channel.username, request.topicFilter)) {
+      if (
+        this.#acl.length > 0 &&
+        !isAllowedByAcl(this.#acl, 'subscribe', channel.clientId, channel.username, request.topicFilter)
+      ) {
         reasonCodes.push(ReasonCode.NotAuthorized);
         continue;
       }
@@ -505,7 +529,11 @@ export class Broker implements SessionHost {
         subscription.subscriptionId = subscriptionId;
       }
       if (session.isPersistent) {
-        this.persistence.push({ op: 'putSubscription', clientId: session.clientId, subscription: Session.storedSubscription(subscription) });
+        this.persistence.push({
+          op: 'putSubscription',
+          clientId: session.clientId,
+          subscription: Session.storedSubscription(subscription),
+        });
         needsCommit = true;
       }
       reasonCodes.push(grantedQos);
@@ -649,7 +677,8 @@ export class Broker implements SessionHost {
     for (const message of found) {
       if (message.expiresAtMs !== 0 && message.expiresAtMs <= nowMs) {
         this.#retained.delete(message.topicName);
-        if (!message.topicName.startsWith('$SYS/')) this.persistence.push({ op: 'deleteRetained', topicName: message.topicName });
+        if (!message.topicName.startsWith('$SYS/'))
+          this.persistence.push({ op: 'deleteRetained', topicName: message.topicName });
         continue;
       }
       // [MQTT-3.3.1-8] retained messages sent on subscribe carry the retain flag.
@@ -709,9 +738,24 @@ export class Broker implements SessionHost {
     this.#pendingWills.set(clientId, { will, timer });
   }
 
+  /** A will is the client's last publication: the same ACL rules and hooks apply as to its PUBLISH. */
   #publishWill(clientId: string, will: WillState): void {
-    const message = will.message;
-    if (this.#acl.length > 0 && !isAllowedByAcl(this.#acl, 'publish', clientId, will.username, message.topicName)) return;
+    let message = will.message;
+    const client = will.client;
+    if (this.#acl.length > 0 && !isAllowedByAcl(this.#acl, 'publish', clientId, client.username, message.topicName))
+      return;
+    const authorize = this.#hooks.authorizePublish;
+    if (authorize !== undefined && authorize(client, message.topicName, message.qos, message.isRetained) !== true)
+      return;
+    const inspect = this.#hooks.onMessage;
+    if (inspect !== undefined) {
+      const verdict = inspect(client, message);
+      if (verdict?.action === 'drop') return;
+      if (verdict?.message !== undefined) {
+        message = this.#buildMessage(verdict.message, clientId, client.protocolVersion === 5);
+        ownPayload(message);
+      }
+    }
     if (will.messageExpirySeconds !== undefined) message.expiresAtMs = Date.now() + will.messageExpirySeconds * 1000;
     this.#messagesReceived++;
     this.#routeAndRetain(message, undefined);
@@ -724,10 +768,13 @@ export class Broker implements SessionHost {
       this.#endSession(session);
       return;
     }
-    session.expiryTimer = setTimeout(() => {
-      session.expiryTimer = undefined;
-      if (session.sink === undefined) this.#scheduleExpiry(session);
-    }, Math.min(remainingMs, MAX_TIMER_MS));
+    session.expiryTimer = setTimeout(
+      () => {
+        session.expiryTimer = undefined;
+        if (session.sink === undefined) this.#scheduleExpiry(session);
+      },
+      Math.min(remainingMs, MAX_TIMER_MS),
+    );
     session.expiryTimer.unref();
   }
 
@@ -826,7 +873,7 @@ function storedFromMessage(message: Message): StoredMessage {
     payload: message.payload,
     qos: message.qos,
     isRetained: message.isRetained,
-    properties: message.properties as Properties | undefined,
+    properties: message.properties,
     expiresAtMs: message.expiresAtMs,
     publisherClientId: message.publisherClientId,
   };

@@ -36,7 +36,12 @@ type ChannelState = 'awaiting-connect' | 'authenticating' | 'connected' | 'close
 /** An acknowledgement held back until the store commit it depends on ([MQTT-4.6.0-2]: acks keep arrival order). */
 class HeldAck implements CommitWaiter {
   readonly channel: Channel;
-  readonly type: typeof PacketType.Puback | typeof PacketType.Pubrec | typeof PacketType.Suback | typeof PacketType.Unsuback;
+  readonly type:
+    | typeof PacketType.Puback
+    | typeof PacketType.Pubrec
+    | typeof PacketType.Pubcomp
+    | typeof PacketType.Suback
+    | typeof PacketType.Unsuback;
   readonly packetId: number;
   readonly reasonCodes: number[] | number;
   readonly afterSend: (() => void) | undefined;
@@ -64,8 +69,10 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   readonly connection: ConnectionInfo;
   #state: ChannelState = 'awaiting-connect';
   #connectTimer: NodeJS.Timeout | undefined;
-  /** Packets that arrived while `authenticate` was pending. */
+  /** Packets that arrived while `authenticate` or the CONNACK's commit was pending. */
   #heldPackets: Packet[] | undefined;
+  /** CONNACK waits for the session record's commit; nothing may be sent before it ([MQTT-3.2.0-1]). */
+  #isConnackPending = false;
   clientId = '';
   username: string | undefined;
   protocolVersion: ProtocolVersion = 4;
@@ -74,6 +81,8 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   will: WillState | undefined;
   /** Set by a DISCONNECT, a takeover or a refusal: no will on close ([MQTT-3.1.2-10]). */
   #isWillDiscarded = false;
+  /** Whether the broker has been told this connection ended (once only). */
+  #isCloseReported = false;
   #disconnectReason: number = ReasonCode.Success;
   /** Client's limits (v5 CONNECT properties). */
   sendQuota = 0;
@@ -105,7 +114,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   // ---- SessionSink -------------------------------------------------------------------------------------------
 
   get isWritable(): boolean {
-    return this.#state === 'connected' && this.#connection.isWritable;
+    return this.#state === 'connected' && !this.#isConnackPending && this.#connection.isWritable;
   }
 
   sendPublish(
@@ -122,13 +131,31 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
       // Fan-out: one encoded head per message and version, shared by every such subscriber.
       const heads = (message.qos0Heads ??= [undefined, undefined]);
       const index = version === 5 ? 1 : 0;
-      head = heads[index] ??= encodePublishHead(message.topicName, message.payload.length, 0, false, false, 0, message.properties, version);
+      head = heads[index] ??= encodePublishHead(
+        message.topicName,
+        message.payload.length,
+        0,
+        false,
+        false,
+        0,
+        message.properties,
+        version,
+      );
       if (version === 5 && head.length + message.payload.length > this.#clientMaxPacketSize) {
         this.#broker.countDropped(1); // [MQTT-3.1.2-25]
         return;
       }
     } else if (version !== 5) {
-      head = encodePublishHead(message.topicName, message.payload.length, qos, isRetained, isDuplicate, packetId, undefined, version);
+      head = encodePublishHead(
+        message.topicName,
+        message.payload.length,
+        qos,
+        isRetained,
+        isDuplicate,
+        packetId,
+        undefined,
+        version,
+      );
     } else {
       head = this.#encodeV5PublishHead(message, qos, isRetained, subscriptionIds, packetId, isDuplicate);
       if (head.length + message.payload.length > this.#clientMaxPacketSize) {
@@ -136,7 +163,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
         // [MQTT-3.1.2-25] too big for this client: dropped for it alone, as if acknowledged.
         this.#broker.countDropped(1);
         if (qos > 0 && this.session !== undefined) {
-          this.session.complete(packetId, 'sent') || this.session.received(packetId, 0x80);
+          if (!this.session.complete(packetId, 'sent')) this.session.received(packetId, 0x80);
         }
         return;
       }
@@ -168,6 +195,10 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
         (this.#heldPackets ??= []).push(packet);
         return;
       case 'connected':
+        if (this.#isConnackPending) {
+          (this.#heldPackets ??= []).push(packet);
+          return;
+        }
         break;
     }
     switch (packet.type) {
@@ -236,6 +267,9 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   }
 
   handleClose(): void {
+    // DISCONNECT and #close report the end at once; the socket's own 'close' comes later and must not report it again.
+    if (this.#isCloseReported) return;
+    this.#isCloseReported = true;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
     if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
@@ -314,6 +348,13 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     }
     const limits = this.#broker.limits;
     this.sendQuota = this.sendQuota === 0 ? limits.maxInflight : Math.min(this.sendQuota, limits.maxInflight);
+    const keepAlive = connect.keepAliveSeconds;
+    if (!isV5 && limits.maxKeepAliveSeconds < 65_535 && (keepAlive === 0 || keepAlive > limits.maxKeepAliveSeconds)) {
+      // 3.1.1 cannot be told a lower keepalive (v5 gets Server Keep Alive); a client pinging at its own interval
+      // would be cut off later, so it is refused now, as Mosquitto does (CONNACK 0x02).
+      this.#refuse(ReasonCode.ClientIdentifierNotValid, 'keep alive above the server maximum');
+      return;
+    }
 
     this.#state = 'authenticating';
     let result: AuthenticateResult | Promise<AuthenticateResult>;
@@ -402,9 +443,11 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (session.isPersistent && !this.#broker.persistence.isIdle) {
       // The session record must be durable before the client is told it exists.
       this.#heldAcks++;
+      this.#isConnackPending = true;
       this.#broker.persistence.afterCommit({
         onCommitted: (error) => {
           this.#heldAcks--;
+          this.#isConnackPending = false;
           if (error !== undefined) this.#close(ReasonCode.UnspecifiedError, 'storage failure');
           else sendConnack();
         },
@@ -447,7 +490,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
           return;
         }
         if (topicName.length > 0) {
-          (this.#inboundAliases ??= new Map()).set(alias, topicName);
+          (this.#inboundAliases ??= new Map<number, string>()).set(alias, topicName);
         } else {
           const known = this.#inboundAliases?.get(alias);
           if (known === undefined) {
@@ -470,16 +513,17 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
       this.#ackOrHold(PacketType.Pubrec, packetId, ReasonCode.Success, false);
       return;
     }
-    if (qos > 0 && this.#heldQos1 + this.session!.incomingQos2.size >= broker.limits.receiveMaximum) {
-      // [MQTT-3.3.4-9] the client exceeded our Receive Maximum.
+    if (
+      qos > 0 &&
+      this.protocolVersion === 5 &&
+      this.#heldQos1 + this.session!.incomingQos2.size >= broker.limits.receiveMaximum
+    ) {
+      // [MQTT-3.3.4-9] the client exceeded our Receive Maximum. 3.1.1 has no such limit (a client may pipeline any
+      // number of QoS 1/2 PUBLISH packets): held PUBACKs last one commit and QoS 2 ids are bounded by the id space.
       this.#close(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
       return;
     }
-    if (
-      properties?.payloadFormatIndicator === 1 &&
-      publish.payload.length > 0 &&
-      !isUtf8(publish.payload)
-    ) {
+    if (properties?.payloadFormatIndicator === 1 && publish.payload.length > 0 && !isUtf8(publish.payload)) {
       // [MQTT-3.3.2-4] the payload does not match its format indicator.
       if (qos === 0) this.#close(ReasonCode.PayloadFormatInvalid, 'payload is not valid UTF-8');
       else this.#refusePublish(qos, packetId, ReasonCode.PayloadFormatInvalid);
@@ -514,7 +558,12 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
         broker.persistence.push({ op: 'putIncomingQos2', clientId: this.clientId, packetId });
       }
     }
-    this.#ackOrHold(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, ReasonCode.Success, needsCommit || (qos === 2 && this.session!.isPersistent));
+    this.#ackOrHold(
+      qos === 1 ? PacketType.Puback : PacketType.Pubrec,
+      packetId,
+      ReasonCode.Success,
+      needsCommit || (qos === 2 && this.session!.isPersistent),
+    );
   }
 
   #refusePublish(qos: QoS, packetId: number, reasonCode: number): void {
@@ -523,7 +572,13 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   }
 
   /** Sends the acknowledgement now, or after the pending commit when it must be durable or an earlier one is held. */
-  #ackOrHold(type: HeldAck['type'], packetId: number, reasonCodes: number | number[], needsCommit: boolean, afterSend?: () => void): void {
+  #ackOrHold(
+    type: HeldAck['type'],
+    packetId: number,
+    reasonCodes: number | number[],
+    needsCommit: boolean,
+    afterSend?: () => void,
+  ): void {
     if (!needsCommit && this.#heldAcks === 0) {
       this.#sendAck(type, packetId, reasonCodes);
       afterSend?.();
@@ -538,6 +593,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     switch (type) {
       case PacketType.Puback:
       case PacketType.Pubrec:
+      case PacketType.Pubcomp:
         this.#sendPacket({ type, packetId, reasonCode: reasonCodes as number, properties: undefined });
         return;
       case PacketType.Suback:
@@ -553,7 +609,12 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     const session = this.session!;
     if (!session.received(packet.packetId, packet.reasonCode)) {
       // [MQTT-4.3.3-?] unknown packet id: release it anyway so the client can free it; v5 says why.
-      this.#sendPacket({ type: PacketType.Pubrel, packetId: packet.packetId, reasonCode: ReasonCode.PacketIdentifierNotFound, properties: undefined });
+      this.#sendPacket({
+        type: PacketType.Pubrel,
+        packetId: packet.packetId,
+        reasonCode: ReasonCode.PacketIdentifierNotFound,
+        properties: undefined,
+      });
       return;
     }
     if (packet.reasonCode < 0x80) this.sendPubrel(packet.packetId);
@@ -566,9 +627,11 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (isKnown && session.isPersistent) {
       this.#broker.persistence.push({ op: 'deleteIncomingQos2', clientId: this.clientId, packetId: packet.packetId });
     }
-    // [MQTT-4.3.3-11] PUBCOMP with the same packet id; v5 0x92 when we never saw it.
+    // [MQTT-4.3.3-11] PUBCOMP with the same packet id; v5 0x92 when we never saw it. For a persistent session it
+    // waits for the id's removal to commit: otherwise a crash in between would leave the id marked as received, and
+    // the client's next QoS 2 message reusing it would be taken for a duplicate and lost.
     const reasonCode = isKnown || this.protocolVersion !== 5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound;
-    this.#sendPacket({ type: PacketType.Pubcomp, packetId: packet.packetId, reasonCode, properties: undefined });
+    this.#ackOrHold(PacketType.Pubcomp, packet.packetId, reasonCode, isKnown && session.isPersistent);
   }
 
   // ---- SUBSCRIBE / UNSUBSCRIBE -------------------------------------------------------------------------------
@@ -611,7 +674,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     const wasConnected = this.#state === 'connected';
     this.#disconnectReason = reasonCode;
     if (reasonCode === ReasonCode.SessionTakenOver) this.#isWillDiscarded = false;
-    if (this.protocolVersion === 5 && wasConnected) {
+    if (this.protocolVersion === 5 && wasConnected && !this.#isConnackPending) {
       // [MQTT-4.13.1-1] a v5 server says why it closes.
       const properties: Properties | undefined = this.#isProblemInformationRequested ? { reasonString } : undefined;
       this.#sendPacket({ type: PacketType.Disconnect, reasonCode, properties });
@@ -638,14 +701,19 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (this.protocolVersion === 5 && !this.#isProblemInformationRequested && 'properties' in packet) {
       // [MQTT-3.1.2-29] no reason string / user properties except on PUBLISH, CONNACK, DISCONNECT.
       const type = packet.type;
-      if (type !== PacketType.Publish && type !== PacketType.Connack && type !== PacketType.Disconnect && packet.properties !== undefined) {
-        packet = { ...packet, properties: undefined } as Packet;
+      if (
+        type !== PacketType.Publish &&
+        type !== PacketType.Connack &&
+        type !== PacketType.Disconnect &&
+        packet.properties !== undefined
+      ) {
+        packet = withoutProperties(packet);
       }
     }
     let bytes = encodePacket(packet, this.protocolVersion);
     if (bytes.length > this.#clientMaxPacketSize && 'properties' in packet && packet.properties !== undefined) {
       // [MQTT-3.1.2-25] drop the optional parts rather than exceed the client's maximum.
-      bytes = encodePacket({ ...packet, properties: undefined } as Packet, this.protocolVersion);
+      bytes = encodePacket(withoutProperties(packet), this.protocolVersion);
     }
     this.#connection.send(bytes);
   }
@@ -673,7 +741,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
       if (subscriptionIds !== undefined) properties.subscriptionIdentifiers = subscriptionIds;
       if (message.expiresAtMs !== 0) properties.messageExpiryInterval = remainingExpirySeconds(message, Date.now());
       if (this.#clientTopicAliasMaximum > 0) {
-        const aliases = (this.#outboundAliases ??= new Map());
+        const aliases = (this.#outboundAliases ??= new Map<string, number>());
         const alias = aliases.get(topicName);
         if (alias !== undefined) {
           properties.topicAlias = alias;
@@ -688,4 +756,11 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     }
     return encodePublishHead(topicName, message.payload.length, qos, isRetained, isDuplicate, packetId, properties, 5);
   }
+}
+
+/** The same packet without its optional properties (reason string, user properties). */
+function withoutProperties(packet: Exclude<Packet, { type: 12 | 13 }>): Packet {
+  const copy: Exclude<Packet, { type: 12 | 13 }> = { ...packet };
+  copy.properties = undefined;
+  return copy;
 }

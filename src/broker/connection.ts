@@ -142,7 +142,10 @@ export class Connection implements PacketHandler {
     } catch (error) {
       this.#stream.pause();
       if (error instanceof ProtocolError) this.#owner!.handleProtocolError(error);
-      else this.#owner!.handleProtocolError(new ProtocolError(ReasonCode.UnspecifiedError, 'internal error', { cause: error }));
+      else
+        this.#owner!.handleProtocolError(
+          new ProtocolError(ReasonCode.UnspecifiedError, 'internal error', { cause: error }),
+        );
     }
   };
 

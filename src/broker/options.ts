@@ -86,21 +86,20 @@ export interface InboundMessage {
  * the PUBACK/PUBREC, e.g. 0x99 Payload format invalid). Answers are sent with `Broker.sendToClient`.
  */
 export type MessageVerdict =
-  | { action: 'route'; message?: InboundMessage }
-  | { action: 'drop'; reasonCode?: number; reasonString?: string };
+  { action: 'route'; message?: InboundMessage } | { action: 'drop'; reasonCode?: number; reasonString?: string };
 
 /** Hooks for the platform; every hook is optional and the default allows. */
 export interface BrokerHooks {
   /** Accept or refuse a CONNECT; may attach an identity. Runs after the static rules (anonymous access). */
-  authenticate?(request: ConnectRequest): AuthenticateResult | Promise<AuthenticateResult>;
+  authenticate?: (request: ConnectRequest) => AuthenticateResult | Promise<AuthenticateResult>;
   /** `true` to allow; a v5 reason code (0x87 ...) to refuse. */
-  authorizePublish?(client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean): true | number;
-  /** Granted QoS (may be lower than requested: a downgrade), or a v5 reason code >= 0x80 to refuse. */
-  authorizeSubscribe?(client: ClientInfo, topicFilter: string, qos: QoS): QoS | number;
+  authorizePublish?: (client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean) => true | number;
+  /** Granted QoS 0..2 (may be lower than requested: a downgrade), or a v5 reason code >= 0x80 to refuse. */
+  authorizeSubscribe?: (client: ClientInfo, topicFilter: string, qos: QoS) => number;
   /** After authorization, before routing. */
-  onMessage?(client: ClientInfo, message: InboundMessage): MessageVerdict | undefined;
-  onClientConnected?(client: ClientInfo): void;
-  onClientDisconnected?(client: ClientInfo, reasonCode: number): void;
+  onMessage?: (client: ClientInfo, message: InboundMessage) => MessageVerdict | undefined;
+  onClientConnected?: (client: ClientInfo) => void;
+  onClientDisconnected?: (client: ClientInfo, reasonCode: number) => void;
 }
 
 export interface BrokerOptions {

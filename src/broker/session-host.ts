@@ -31,4 +31,6 @@ export interface SessionSink {
     isDuplicate: boolean,
   ): void;
   sendPubrel(packetId: number): void;
+  /** Another connection with the same client id took the session over ([MQTT-3.1.4-3]). */
+  takeOver(): void;
 }

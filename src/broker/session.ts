@@ -143,7 +143,14 @@ export class Session {
         this.inflight.delete(delivery.packetId);
         this.#forget(delivery);
       } else {
-        sink.sendPublish(delivery.message, delivery.qos, delivery.isRetained, delivery.subscriptionIds, delivery.packetId, true);
+        sink.sendPublish(
+          delivery.message,
+          delivery.qos,
+          delivery.isRetained,
+          delivery.subscriptionIds,
+          delivery.packetId,
+          true,
+        );
       }
     }
   }
@@ -205,7 +212,14 @@ export class Session {
     delivery.packetId = this.#allocatePacketId();
     delivery.state = 'sent';
     this.inflight.set(delivery.packetId, delivery);
-    sink.sendPublish(delivery.message, delivery.qos, delivery.isRetained, delivery.subscriptionIds, delivery.packetId, false);
+    sink.sendPublish(
+      delivery.message,
+      delivery.qos,
+      delivery.isRetained,
+      delivery.subscriptionIds,
+      delivery.packetId,
+      false,
+    );
   }
 
   #allocatePacketId(): number {

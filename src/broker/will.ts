@@ -1,5 +1,6 @@
 /** A connection's will, as kept between CONNECT and the moment it is published or discarded. */
 import type { Message } from './message.js';
+import type { ClientInfo } from './options.js';
 
 export interface WillState {
   /** Ready to route; its payload is owned. */
@@ -8,8 +9,8 @@ export interface WillState {
   delaySeconds: number;
   /** [MQTT-3.1.3-?] the will's Message Expiry Interval counts from when it is published, not from CONNECT. */
   messageExpirySeconds: number | undefined;
-  /** The user whose connection left the will, for the ACL check at publication. */
-  username: string | undefined;
+  /** The connection that left the will: ACL rules and hooks judge the will as that client's publication. */
+  client: ClientInfo;
 }
 
 /** A will waiting out its delay; a reconnect of the same session within the delay cancels it. */

@@ -1,0 +1,45 @@
+/** A read-only view of the JSON Schema that TypeBox builds, for error messages and environment conversion. */
+export interface SchemaNode {
+  type?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  const?: unknown;
+  anyOf?: SchemaNode[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+}
+
+/** The sub-schema at `path` (object keys and array indexes), or undefined when the path leaves the schema. */
+export function schemaAt(root: SchemaNode, path: readonly string[]): SchemaNode | undefined {
+  let node: SchemaNode | undefined = root;
+  for (const segment of path) {
+    if (node === undefined) return undefined;
+    if (node.type === 'array') node = node.items;
+    else node = node.properties?.[segment];
+  }
+  return node;
+}
+
+/** What a value must be, in words: `an integer 0..65535`, `one of "sqlite", "memory"`. */
+export function describeSchema(node: SchemaNode): string {
+  if (node.anyOf !== undefined && node.anyOf.every((option) => option.const !== undefined)) {
+    return `one of ${node.anyOf.map((option) => JSON.stringify(option.const)).join(', ')}`;
+  }
+  switch (node.type) {
+    case 'integer':
+      return `an integer ${String(node.minimum ?? '')}..${String(node.maximum ?? '')}`;
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'true or false';
+    case 'string':
+      return node.minLength !== undefined && node.minLength > 0 ? 'a non-empty string' : 'a string';
+    case 'array':
+      return 'an array';
+    case 'object':
+      return 'an object';
+    default:
+      return 'valid';
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The configuration schema: one TypeBox object per section, defaults inside the schema. Every limit is documented where
+ * it is declared (the `description` is also what docs/configuration.md and docs/limits.md say).
+ */
+import { Type, type Static } from 'typebox';
+
+const UINT16 = 65_535;
+const UINT32 = 4_294_967_295;
+/** [MQTT-2.2.3] Remaining Length is at most 268,435,455; the fixed header adds up to 5 bytes. */
+const MAX_MQTT_PACKET_BYTES = 268_435_455;
+
+const port = (defaultPort: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: UINT16, default: defaultPort, description });
+
+/** Broker limits, per client unless said otherwise. Each one bounds memory, CPU or a socket's share of them. */
+export const MqttSection = Type.Object(
+  {
+    port: port(1883, 'MQTT over TCP listener port (0 = any free port).'),
+    maxPacketSizeBytes: Type.Integer({
+      minimum: 64,
+      maximum: MAX_MQTT_PACKET_BYTES,
+      default: 1_048_576,
+      description:
+        'Largest MQTT packet accepted or sent, header included. Checked on the Remaining Length before the body is buffered; ' +
+        'v5 clients are told it as Maximum Packet Size; larger packets are refused with 0x95. Also the WebSocket frame limit.',
+    }),
+    receiveMaximum: Type.Integer({
+      minimum: 1,
+      maximum: UINT16,
+      default: 128,
+      description:
+        'Inbound QoS 1/2 PUBLISH packets a client may have unacknowledged at once (v5 Receive Maximum; exceeding it is 0x93).',
+    }),
+    maxInflight: Type.Integer({
+      minimum: 1,
+      maximum: UINT16,
+      default: 64,
+      description:
+        'Outbound QoS 1/2 messages sent to a client and not yet acknowledged (lowered to the client’s own v5 Receive Maximum).',
+    }),
+    maxQueuedMessages: Type.Integer({
+      minimum: 0,
+      maximum: 10_000_000,
+      default: 10_000,
+      description:
+        'Messages waiting for a client beyond its in-flight window (online or offline). On overflow QoS 0 is dropped first; every drop is counted.',
+    }),
+    maxKeepAliveSeconds: Type.Integer({
+      minimum: 0,
+      maximum: UINT16,
+      default: UINT16,
+      description:
+        'Largest keep-alive a client may use; a v5 client asking for more (or for 0) is given this as Server Keep Alive.',
+    }),
+    topicAliasMaximum: Type.Integer({
+      minimum: 0,
+      maximum: UINT16,
+      default: 64,
+      description: 'Topic aliases a v5 client may define towards the broker (0 = topic aliases off).',
+    }),
+    maxTopicLengthBytes: Type.Integer({
+      minimum: 1,
+      maximum: UINT16,
+      default: UINT16,
+      description: 'Longest topic name or filter, in UTF-8 bytes.',
+    }),
+    maxTopicLevels: Type.Integer({
+      minimum: 1,
+      maximum: UINT16,
+      default: 128,
+      description: 'Most `/`-separated levels in a topic name or filter (bounds the topic trie depth).',
+    }),
+    maxSubscriptionsPerClient: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1_000,
+      description: 'Subscriptions one session may hold; a SUBSCRIBE beyond it is refused for the extra filters (0x97).',
+    }),
+    maxConnectionsPerSecond: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 20_000,
+      description: 'New connections accepted per second on each listener; the excess is closed at once and counted.',
+    }),
+    connectTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 10_000,
+      description: 'Time a new connection has to complete its TLS handshake and send CONNECT before it is closed.',
+    }),
+    drainDeadlineMs: Type.Integer({
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 30_000,
+      description:
+        'A client whose socket stays unwritable (send buffer full) this long is disconnected, so a slow subscriber never holds memory for long.',
+    }),
+    sessionExpirySeconds: Type.Integer({
+      minimum: 0,
+      maximum: UINT32,
+      default: 604_800,
+      description: 'How long a 3.1.1 clean-session-0 session (subscriptions, queued messages) outlives its connection.',
+    }),
+    maxSessionExpirySeconds: Type.Integer({
+      minimum: 0,
+      maximum: UINT32,
+      default: UINT32,
+      description:
+        'Cap on the v5 Session Expiry Interval a client may ask for (4294967295 = a session may never expire).',
+    }),
+    maxRetainedMessages: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000_000,
+      default: 1_000_000,
+      description: 'Retained messages kept broker-wide; a new retained topic beyond it is not retained (counted).',
+    }),
+    sysIntervalSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      default: 10,
+      description: 'Interval between `$SYS/broker/...` updates.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const TlsSection = Type.Object(
+  {
+    port: port(8883, 'MQTT over TLS listener port; the listener is on only when `cert` and `key` are set.'),
+    cert: Type.Optional(Type.String({ minLength: 1, description: 'Path to the PEM server certificate (chain).' })),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'Path to the PEM private key of `cert`.' })),
+    ca: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Path to PEM CA certificates that client certificates are checked against.',
+      }),
+    ),
+    requestCert: Type.Boolean({
+      default: false,
+      description:
+        'Ask clients for a certificate; one that verifies against `ca` is passed to authentication (X.509 client auth).',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const HttpSection = Type.Object(
+  {
+    port: port(8080, 'HTTP listener port; MQTT over WebSocket is served at `/mqtt` on it.'),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const StorageSection = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('sqlite'), Type.Literal('memory')], {
+      default: 'sqlite',
+      description: '`sqlite`: durable, in `<dataDir>/broker.db`; `memory`: nothing survives a restart.',
+    }),
+    synchronous: Type.Union([Type.Literal('normal'), Type.Literal('full')], {
+      default: 'normal',
+      description:
+        'SQLite `synchronous` pragma: `normal` survives a process crash (kill -9); `full` also survives a power loss.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AclRule = Type.Object(
+  {
+    action: Type.Union([Type.Literal('publish'), Type.Literal('subscribe'), Type.Literal('all')]),
+    topic: Type.String({ minLength: 1, description: 'A topic filter (`+` and `#` allowed) the rule applies to.' }),
+    allow: Type.Boolean(),
+    users: Type.Optional(Type.Array(Type.String(), { description: 'Only for these user names.' })),
+    clientIds: Type.Optional(Type.Array(Type.String(), { description: 'Only for these client ids.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address every listener binds to.' }),
+    dataDir: Type.String({
+      minLength: 1,
+      default: './data',
+      description: 'Directory for the embedded store (created if missing).',
+    }),
+    allowAnonymous: Type.Boolean({
+      default: true,
+      description: 'Accept clients without credentials (true until the platform’s authentication lands).',
+    }),
+    logLevel: Type.Union(
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+        Type.Literal('silent'),
+      ],
+      { default: 'info', description: 'pino log level; JSON logs go to stdout.' },
+    ),
+    mqtt: MqttSection,
+    tls: TlsSection,
+    http: HttpSection,
+    storage: StorageSection,
+    acl: Type.Array(AclRule, {
+      default: [],
+      description:
+        'Static access rules; the first rule matching action, topic, user and client id decides; none: allowed.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** The validated configuration, every default filled in. */
+export type Config = Static<typeof ConfigSchema>;
+/** One static ACL rule (`Config['acl'][number]`). */
+export type AclRuleConfig = Static<typeof AclRule>;

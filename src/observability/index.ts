@@ -1,0 +1,3 @@
+/** Logging (and, later, metrics). */
+export { createLogger } from './logger.js';
+export type { LogLevel, Logger } from './logger.js';
