@@ -19,7 +19,7 @@ import {
 import type { BrokerStore, StoredMessage } from '../storage/index.js';
 import { isAllowedByAcl } from './acl.js';
 import { Channel } from './channel.js';
-import { Connection } from './connection.js';
+import { Connection, DeadlineSweeper } from './connection.js';
 import { forwardableProperties, ownPayload } from './message.js';
 import type { Message } from './message.js';
 import type {
@@ -91,6 +91,7 @@ export class Broker implements SessionHost {
   readonly #sharedGroups = new Map<string, SharedGroup>();
   readonly #channels = new Set<Channel>();
   readonly #sys: SysTopicsPublisher;
+  readonly #sweeper: DeadlineSweeper;
   /** Reused by every route() call: the trie fills it, the loop reads it. */
   readonly #matches: RouteTarget[] = [];
   readonly #targets: Session[] = [];
@@ -114,6 +115,7 @@ export class Broker implements SessionHost {
     this.version = options.version ?? '0.0.0';
     this.persistence = new PersistenceQueue(options.store, options.logger);
     this.#sys = new SysTopicsPublisher(this, options.limits.sysIntervalSeconds);
+    this.#sweeper = new DeadlineSweeper(options.limits.connectTimeoutMs, options.limits.drainDeadlineMs);
   }
 
   /** Loads the persisted sessions, deliveries and retained messages, and starts the $SYS timer. */
@@ -186,7 +188,7 @@ export class Broker implements SessionHost {
       stream.destroy();
       return;
     }
-    const connection = new Connection(stream, this.limits.maxPacketSizeBytes, this.limits.drainDeadlineMs);
+    const connection = new Connection(stream, this.limits.maxPacketSizeBytes, this.#sweeper);
     const channel = new Channel(this, connection, info);
     connection.attach(channel);
     this.#channels.add(channel);
@@ -225,6 +227,7 @@ export class Broker implements SessionHost {
     if (this.#isClosing) return;
     this.#isClosing = true;
     this.#sys.stop();
+    this.#sweeper.stop();
     // Commit first: held acknowledgements go out before the DISCONNECT.
     this.persistence.flush();
     for (const channel of this.#channels) channel.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
@@ -504,7 +507,7 @@ export class Broker implements SessionHost {
       let subscription = session.subscriptions.get(request.topicFilter);
       const isNew = subscription === undefined;
       if (subscription === undefined) {
-        if (session.subscriptions.size >= limits.maxSubscriptionsPerClient) {
+        if (session.subscriptionCount >= limits.maxSubscriptionsPerClient) {
           reasonCodes.push(ReasonCode.QuotaExceeded);
           continue;
         }
@@ -556,7 +559,7 @@ export class Broker implements SessionHost {
     const reasonCodes: number[] = [];
     let needsCommit = false;
     for (const topicFilter of topicFilters) {
-      const subscription = session.subscriptions.get(topicFilter);
+      const subscription = session.subscriptionCount === 0 ? undefined : session.subscriptions.get(topicFilter);
       if (subscription === undefined) {
         reasonCodes.push(ReasonCode.NoSubscriptionExisted);
         continue;
@@ -783,7 +786,9 @@ export class Broker implements SessionHost {
     if (this.#sessions.get(session.clientId) !== session) return;
     this.#sessions.delete(session.clientId);
     if (session.expiryTimer !== undefined) clearTimeout(session.expiryTimer);
-    for (const subscription of [...session.subscriptions.values()]) this.#removeSubscription(subscription);
+    if (session.subscriptionCount > 0) {
+      for (const subscription of [...session.subscriptions.values()]) this.#removeSubscription(subscription);
+    }
     session.discardMessages();
     this.persistence.push({ op: 'deleteSession', clientId: session.clientId });
     const pendingWill = this.#pendingWills.get(session.clientId);

@@ -68,7 +68,6 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   readonly #connection: Connection;
   readonly connection: ConnectionInfo;
   #state: ChannelState = 'awaiting-connect';
-  #connectTimer: NodeJS.Timeout | undefined;
   /** Packets that arrived while `authenticate` or the CONNACK's commit was pending. */
   #heldPackets: Packet[] | undefined;
   /** CONNACK waits for the session record's commit; nothing may be sent before it ([MQTT-3.2.0-1]). */
@@ -103,8 +102,6 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     this.#broker = broker;
     this.#connection = connection;
     this.connection = info;
-    this.#connectTimer = setTimeout(this.#onConnectTimeout, broker.limits.connectTimeoutMs);
-    this.#connectTimer.unref();
   }
 
   get isConnected(): boolean {
@@ -272,7 +269,6 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     this.#isCloseReported = true;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
-    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
     if (!wasConnected && this.session === undefined) return;
     this.#broker.channelClosed(this, this.#isWillDiscarded, this.#disconnectReason);
   }
@@ -310,8 +306,6 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   // ---- CONNECT -----------------------------------------------------------------------------------------------
 
   #handleConnect(connect: ConnectPacket): void {
-    if (this.#connectTimer !== undefined) clearTimeout(this.#connectTimer);
-    this.#connectTimer = undefined;
     this.protocolVersion = connect.protocolVersion;
     const isV5 = connect.protocolVersion === 5;
     const properties = connect.properties;
@@ -508,7 +502,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     }
     const qos = publish.qos;
     const packetId = publish.packetId;
-    if (qos === 2 && this.session!.incomingQos2.has(packetId)) {
+    if (qos === 2 && this.session!.incomingQos2Count > 0 && this.session!.incomingQos2.has(packetId)) {
       // [MQTT-4.3.3-10] a resent QoS 2 PUBLISH is acknowledged again, not routed again.
       this.#ackOrHold(PacketType.Pubrec, packetId, ReasonCode.Success, false);
       return;
@@ -516,7 +510,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (
       qos > 0 &&
       this.protocolVersion === 5 &&
-      this.#heldQos1 + this.session!.incomingQos2.size >= broker.limits.receiveMaximum
+      this.#heldQos1 + this.session!.incomingQos2Count >= broker.limits.receiveMaximum
     ) {
       // [MQTT-3.3.4-9] the client exceeded our Receive Maximum. 3.1.1 has no such limit (a client may pipeline any
       // number of QoS 1/2 PUBLISH packets): held PUBACKs last one commit and QoS 2 ids are bounded by the id space.
@@ -623,7 +617,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
 
   #handlePubrel(packet: AckPacket): void {
     const session = this.session!;
-    const isKnown = session.incomingQos2.delete(packet.packetId);
+    const isKnown = session.incomingQos2Count > 0 && session.incomingQos2.delete(packet.packetId);
     if (isKnown && session.isPersistent) {
       this.#broker.persistence.push({ op: 'deleteIncomingQos2', clientId: this.clientId, packetId: packet.packetId });
     }
@@ -687,13 +681,12 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     this.handleClose();
   }
 
-  readonly #onConnectTimeout = (): void => {
-    this.#connectTimer = undefined;
+  handleConnectTimeout(): void {
     if (this.#state === 'awaiting-connect') {
       this.#state = 'closed';
       this.#connection.destroy();
     }
-  };
+  }
 
   // ---- encoding ----------------------------------------------------------------------------------------------
 

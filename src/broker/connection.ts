@@ -1,6 +1,10 @@
 /**
  * One client connection's bytes: decodes what arrives, coalesces what leaves into one socket write per tick, and
- * enforces the write backpressure deadline and the keepalive timer. It knows nothing of MQTT semantics.
+ * enforces the write backpressure deadline and the keepalive. It knows nothing of MQTT semantics.
+ *
+ * Memory per idle connection matters (tens of thousands of devices): event handlers are shared module functions
+ * that find their connection through a symbol on the stream, and deadlines (CONNECT, keepalive, drain) are checked
+ * by one {@link DeadlineSweeper} for all connections instead of one timer each.
  */
 import type { Duplex } from 'node:stream';
 import { PacketDecoder, ProtocolError, ReasonCode } from '../mqtt/codec/index.js';
@@ -15,37 +19,53 @@ export interface ConnectionOwner {
   handleDrain(): void;
   /** Keepalive expired ([MQTT-3.1.2-24]). */
   handleKeepAliveTimeout(): void;
+  /** No CONNECT within the connect timeout. */
+  handleConnectTimeout(): void;
   /** The socket is gone, whatever the reason. Called exactly once. */
   handleClose(): void;
 }
 
 /** Past this many pending bytes a write goes out at once instead of at the end of the tick. */
 const FLUSH_THRESHOLD_BYTES = 65_536;
+const NO_DEADLINE = Number.POSITIVE_INFINITY;
+/** The stream's connection, for the shared event handlers. */
+const kConnection = Symbol('switchboard.connection');
+
+type OwnedStream = Duplex & { [kConnection]?: Connection };
 
 export class Connection implements PacketHandler {
-  readonly #stream: Duplex;
+  readonly #stream: OwnedStream;
+  readonly #sweeper: DeadlineSweeper;
   readonly decoder: PacketDecoder;
   #owner: ConnectionOwner | undefined;
-  #pending: Buffer[] = [];
+  #pending: Buffer[] | undefined;
   #pendingBytes = 0;
   #isFlushScheduled = false;
   #isBlocked = false;
   #isClosed = false;
   #isEnding = false;
-  #drainDeadlineMs: number;
-  #drainTimer: NodeJS.Timeout | undefined;
-  #keepAliveTimer: NodeJS.Timeout | undefined;
-  /** Bytes received and sent, for $SYS. */
-  bytesReceived = 0;
+  /** Epoch ms of the last bytes received. */
+  #lastReadMs: number;
+  /** 1.5 × keepalive in ms; infinite until CONNECT set it, or when keepalive is 0. */
+  #keepAliveWindowMs = NO_DEADLINE;
+  /** Epoch ms by which CONNECT must have arrived; infinite once it did. */
+  #connectDeadlineMs: number;
+  /** Epoch ms by which a blocked socket must drain, or a closing one must be gone. */
+  #drainDeadlineMs = NO_DEADLINE;
 
-  constructor(stream: Duplex, maxPacketSizeBytes: number, drainDeadlineMs: number) {
+  constructor(stream: Duplex, maxPacketSizeBytes: number, sweeper: DeadlineSweeper) {
     this.#stream = stream;
+    this.#sweeper = sweeper;
     this.decoder = new PacketDecoder(maxPacketSizeBytes);
-    this.#drainDeadlineMs = drainDeadlineMs;
-    stream.on('data', this.#onData);
-    stream.on('drain', this.#onDrain);
-    stream.on('error', this.#onError);
-    stream.on('close', this.#onClose);
+    const nowMs = Date.now();
+    this.#lastReadMs = nowMs;
+    this.#connectDeadlineMs = nowMs + sweeper.connectTimeoutMs;
+    this.#stream[kConnection] = this;
+    stream.on('data', onStreamData);
+    stream.on('drain', onStreamDrain);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamClose);
+    sweeper.add(this);
   }
 
   /** Attaches the protocol handler; separate from the constructor so both can reference each other. */
@@ -69,49 +89,46 @@ export class Connection implements PacketHandler {
   /** Queues bytes for the coalesced write at the end of this tick. */
   send(bytes: Buffer): void {
     if (this.#isClosed || this.#isEnding) return;
-    this.#pending.push(bytes);
+    (this.#pending ??= []).push(bytes);
     this.#pendingBytes += bytes.length;
     if (this.#pendingBytes >= FLUSH_THRESHOLD_BYTES) this.flush();
     else if (!this.#isFlushScheduled) {
       this.#isFlushScheduled = true;
-      queueMicrotask(this.#flushBound);
+      scheduleFlush(this);
     }
   }
 
   /** Writes everything pending now: one buffer when small, a vectored write otherwise. */
   flush(): void {
     this.#isFlushScheduled = false;
-    const count = this.#pending.length;
-    if (count === 0 || this.#isClosed) return;
+    const pending = this.#pending;
+    if (pending === undefined || pending.length === 0 || this.#isClosed) return;
     const stream = this.#stream;
+    const count = pending.length;
     let isAccepted: boolean;
     if (count === 1) {
-      isAccepted = stream.write(this.#pending[0]);
+      isAccepted = stream.write(pending[0]);
     } else if (this.#pendingBytes < FLUSH_THRESHOLD_BYTES) {
-      isAccepted = stream.write(Buffer.concat(this.#pending, this.#pendingBytes));
+      isAccepted = stream.write(Buffer.concat(pending, this.#pendingBytes));
     } else {
       stream.cork();
-      for (let i = 0; i < count - 1; i++) stream.write(this.#pending[i]);
-      isAccepted = stream.write(this.#pending[count - 1]);
+      for (let i = 0; i < count - 1; i++) stream.write(pending[i]);
+      isAccepted = stream.write(pending[count - 1]);
       stream.uncork();
     }
-    this.#pending = [];
+    pending.length = 0;
     this.#pendingBytes = 0;
     if (!isAccepted && !this.#isBlocked) {
       // [STYLE 3] a full socket starts a deadline; it never turns into an unbounded queue.
       this.#isBlocked = true;
-      this.#drainTimer = setTimeout(this.#onDrainDeadline, this.#drainDeadlineMs);
+      this.#drainDeadlineMs = Date.now() + this.#sweeper.drainDeadlineMs;
     }
   }
 
-  /** Closes after the keepalive interval passes 1.5 times with no packet received; 0 disables. */
+  /** CONNECT arrived: the connect deadline ends, keepalive (1.5 × the interval, [MQTT-3.1.2-24]) starts; 0 = none. */
   setKeepAlive(seconds: number): void {
-    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
-    this.#keepAliveTimer = undefined;
-    if (seconds > 0 && !this.#isClosed) {
-      this.#keepAliveTimer = setTimeout(this.#onKeepAlive, seconds * 1500);
-      this.#keepAliveTimer.unref();
-    }
+    this.#connectDeadlineMs = NO_DEADLINE;
+    this.#keepAliveWindowMs = seconds > 0 ? seconds * 1500 : NO_DEADLINE;
   }
 
   /** Flushes what is pending, then closes gracefully. */
@@ -121,7 +138,7 @@ export class Connection implements PacketHandler {
     this.#isEnding = true;
     this.#stream.end();
     // A peer that never reads would keep the socket half-open: bound it by the drain deadline.
-    setTimeout(this.#onEndDeadline, this.#drainDeadlineMs).unref();
+    this.#drainDeadlineMs = Math.min(this.#drainDeadlineMs, Date.now() + this.#sweeper.drainDeadlineMs);
   }
 
   /** Closes at once, dropping what is pending. */
@@ -130,57 +147,115 @@ export class Connection implements PacketHandler {
     this.#stream.destroy();
   }
 
-  readonly #flushBound = (): void => {
-    this.flush();
-  };
+  /** Called by the sweeper: acts on whichever deadline has passed. */
+  checkDeadlines(nowMs: number): void {
+    if (this.#isClosed) return;
+    if (nowMs >= this.#drainDeadlineMs) {
+      this.destroy();
+    } else if (nowMs >= this.#connectDeadlineMs) {
+      this.#connectDeadlineMs = NO_DEADLINE;
+      this.#owner?.handleConnectTimeout();
+    } else if (nowMs - this.#lastReadMs >= this.#keepAliveWindowMs) {
+      this.#keepAliveWindowMs = NO_DEADLINE;
+      this.#owner?.handleKeepAliveTimeout();
+    }
+  }
 
-  readonly #onData = (chunk: Buffer): void => {
-    this.bytesReceived += chunk.length;
-    if (this.#keepAliveTimer !== undefined) this.#keepAliveTimer.refresh();
+  handleData(chunk: Buffer): void {
+    this.#lastReadMs = Date.now();
     try {
       this.decoder.push(chunk, this);
     } catch (error) {
       this.#stream.pause();
-      if (error instanceof ProtocolError) this.#owner!.handleProtocolError(error);
-      else
-        this.#owner!.handleProtocolError(
-          new ProtocolError(ReasonCode.UnspecifiedError, 'internal error', { cause: error }),
-        );
+      const protocolError =
+        error instanceof ProtocolError
+          ? error
+          : new ProtocolError(ReasonCode.UnspecifiedError, 'internal error', { cause: error });
+      this.#owner!.handleProtocolError(protocolError);
     }
-  };
+  }
 
-  readonly #onDrain = (): void => {
+  handleDrain(): void {
     if (!this.#isBlocked) return;
     this.#isBlocked = false;
-    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer);
-    this.#drainTimer = undefined;
+    if (!this.#isEnding) this.#drainDeadlineMs = NO_DEADLINE;
     this.#owner?.handleDrain();
-  };
+  }
 
-  readonly #onDrainDeadline = (): void => {
-    this.#drainTimer = undefined;
-    this.destroy();
-  };
-
-  readonly #onEndDeadline = (): void => {
-    this.destroy();
-  };
-
-  readonly #onKeepAlive = (): void => {
-    this.#keepAliveTimer = undefined;
-    this.#owner?.handleKeepAliveTimeout();
-  };
-
-  readonly #onError = (): void => {
-    // 'close' follows; errors such as ECONNRESET are normal network loss.
-  };
-
-  readonly #onClose = (): void => {
+  handleClose(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    if (this.#drainTimer !== undefined) clearTimeout(this.#drainTimer);
-    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
-    this.#pending = [];
+    this.#pending = undefined;
+    this.#sweeper.delete(this);
     this.#owner?.handleClose();
-  };
+  }
+}
+
+/** Connections with bytes waiting; one microtask per tick flushes them all ([STYLE 3] coalesced writes). */
+let flushQueue: Connection[] = [];
+let isFlushQueued = false;
+
+function scheduleFlush(connection: Connection): void {
+  flushQueue.push(connection);
+  if (isFlushQueued) return;
+  isFlushQueued = true;
+  queueMicrotask(flushAll);
+}
+
+function flushAll(): void {
+  const queue = flushQueue;
+  flushQueue = [];
+  isFlushQueued = false;
+  for (let i = 0; i < queue.length; i++) queue[i]!.flush();
+}
+
+// Shared by every stream: `this` is the stream that emitted.
+function onStreamData(this: OwnedStream, chunk: Buffer): void {
+  this[kConnection]?.handleData(chunk);
+}
+function onStreamDrain(this: OwnedStream): void {
+  this[kConnection]?.handleDrain();
+}
+function onStreamError(): void {
+  // 'close' follows; errors such as ECONNRESET are normal network loss.
+}
+function onStreamClose(this: OwnedStream): void {
+  this[kConnection]?.handleClose();
+}
+
+/**
+ * Checks every connection's deadlines a few times a second: one timer for all connections, and nothing to re-arm
+ * per packet (a read only records its time).
+ */
+export class DeadlineSweeper {
+  readonly connectTimeoutMs: number;
+  readonly drainDeadlineMs: number;
+  readonly #connections = new Set<Connection>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(connectTimeoutMs: number, drainDeadlineMs: number, intervalMs = 250) {
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.drainDeadlineMs = drainDeadlineMs;
+    this.#timer = setInterval(() => {
+      this.#sweep();
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  add(connection: Connection): void {
+    this.#connections.add(connection);
+  }
+
+  delete(connection: Connection): void {
+    this.#connections.delete(connection);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sweep(): void {
+    const nowMs = Date.now();
+    for (const connection of this.#connections) connection.checkDeadlines(nowMs);
+  }
 }

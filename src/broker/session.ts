@@ -35,11 +35,11 @@ export class Session {
   protocolVersion: 3 | 4 | 5;
   /** The connection currently attached, if any. */
   sink: SessionSink | undefined;
-  readonly subscriptions = new Map<string, Subscription>();
-  /** Outbound QoS 1/2 awaiting PUBACK/PUBREC/PUBCOMP, by packet id, in send order. */
-  readonly inflight = new Map<number, Delivery>();
-  /** Inbound QoS 2 packet ids received and not yet released ([MQTT-4.3.3-9]). */
-  readonly incomingQos2 = new Set<number>();
+  // The collections are created on first use: an idle connection's session should cost a few fields, not three
+  // hash tables.
+  #subscriptions: Map<string, Subscription> | undefined;
+  #inflight: Map<number, Delivery> | undefined;
+  #incomingQos2: Set<number> | undefined;
   /** Queued deliveries; `#queueHead` avoids O(n) shifts. */
   #queue: Delivery[] = [];
   #queueHead = 0;
@@ -61,6 +61,33 @@ export class Session {
     this.clientId = clientId;
     this.expiryIntervalSeconds = expiryIntervalSeconds;
     this.protocolVersion = protocolVersion;
+  }
+
+  /** Subscriptions by filter as requested (including any `$share/{name}/` prefix). */
+  get subscriptions(): Map<string, Subscription> {
+    return (this.#subscriptions ??= new Map<string, Subscription>());
+  }
+
+  /** Outbound QoS 1/2 awaiting PUBACK/PUBREC/PUBCOMP, by packet id, in send order. */
+  get inflight(): Map<number, Delivery> {
+    return (this.#inflight ??= new Map<number, Delivery>());
+  }
+
+  /** Inbound QoS 2 packet ids received and not yet released ([MQTT-4.3.3-9]). */
+  get incomingQos2(): Set<number> {
+    return (this.#incomingQos2 ??= new Set<number>());
+  }
+
+  get subscriptionCount(): number {
+    return this.#subscriptions?.size ?? 0;
+  }
+
+  get inflightCount(): number {
+    return this.#inflight?.size ?? 0;
+  }
+
+  get incomingQos2Count(): number {
+    return this.#incomingQos2?.size ?? 0;
   }
 
   /** Whether the session is written to the store (it may outlive its connection). */
@@ -91,7 +118,7 @@ export class Session {
     }
     const delivery: Delivery = { message, qos, isRetained, subscriptionIds, packetId: 0, state: 'queued', seq: 0 };
     const canSendNow =
-      sink !== undefined && this.queuedCount === 0 && sink.isWritable && this.inflight.size < sink.sendQuota;
+      sink !== undefined && this.queuedCount === 0 && sink.isWritable && this.inflightCount < sink.sendQuota;
     if (!canSendNow && !this.#makeRoom()) {
       this.#host.countDropped(1);
       return false;
@@ -116,7 +143,7 @@ export class Session {
     const nowMs = Date.now();
     while (this.#queueHead < this.#queue.length && sink.isWritable) {
       const delivery = this.#queue[this.#queueHead]!;
-      if (delivery.qos > 0 && this.inflight.size >= sink.sendQuota) break;
+      if (delivery.qos > 0 && this.inflightCount >= sink.sendQuota) break;
       this.#queueShift();
       if (delivery.message.expiresAtMs !== 0 && delivery.message.expiresAtMs <= nowMs) {
         this.#forget(delivery); // [MQTT-3.3.2-5] expired while queued
@@ -134,9 +161,9 @@ export class Session {
   /** [MQTT-4.4.0-1] On resumption: resend unacknowledged PUBLISH (DUP set) and PUBREL, with their packet ids. */
   resendInflight(): void {
     const sink = this.sink;
-    if (sink === undefined) return;
+    if (sink === undefined || this.#inflight === undefined) return;
     const nowMs = Date.now();
-    for (const delivery of this.inflight.values()) {
+    for (const delivery of this.#inflight.values()) {
       if (delivery.state === 'released') {
         sink.sendPubrel(delivery.packetId);
       } else if (delivery.message.expiresAtMs !== 0 && delivery.message.expiresAtMs <= nowMs) {
@@ -157,7 +184,7 @@ export class Session {
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client: the delivery is complete. Returns false if unknown. */
   complete(packetId: number, expectedState: 'sent' | 'released'): boolean {
-    const delivery = this.inflight.get(packetId);
+    const delivery = this.#inflight?.get(packetId);
     if (delivery === undefined || delivery.state !== expectedState) return false;
     if (expectedState === 'sent' && delivery.qos !== 1) return false;
     this.inflight.delete(packetId);
@@ -167,7 +194,7 @@ export class Session {
 
   /** PUBREC from the client: success moves to 'released' (caller sends PUBREL); an error code ends the delivery. */
   received(packetId: number, reasonCode: number): boolean {
-    const delivery = this.inflight.get(packetId);
+    const delivery = this.#inflight?.get(packetId);
     if (delivery === undefined || delivery.qos !== 2 || delivery.state === 'queued') return false;
     if (reasonCode >= 0x80) {
       // [MQTT-4.3.3-?] a PUBREC with an error ends the exchange; the packet id is free again.
@@ -200,8 +227,10 @@ export class Session {
 
   /** Drops everything the session holds (its end); stored state is removed by the caller with deleteSession. */
   discardMessages(): void {
-    for (const delivery of this.inflight.values()) this.#unref(delivery);
-    this.inflight.clear();
+    if (this.#inflight !== undefined) {
+      for (const delivery of this.#inflight.values()) this.#unref(delivery);
+      this.#inflight.clear();
+    }
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#unref(this.#queue[i]!);
     this.#queue = [];
     this.#queueHead = 0;
@@ -227,7 +256,7 @@ export class Session {
     for (;;) {
       const id = this.#nextPacketId;
       this.#nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
-      if (!this.inflight.has(id)) return id;
+      if (this.#inflight?.has(id) !== true) return id;
     }
   }
 

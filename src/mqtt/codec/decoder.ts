@@ -21,6 +21,12 @@ import { readProperties } from './properties.js';
 import { malformed, readUtf8, Reader } from './reader.js';
 import { ReasonCode } from './reason-codes.js';
 
+/**
+ * One reader for every decoder: decoding is synchronous and the reader is reset before any handler runs, so it is
+ * never in use by two decoders at once, and tens of thousands of idle connections do not each carry one.
+ */
+const sharedReader = new Reader();
+
 /** Receives decoded packets, in wire order. */
 export interface PacketHandler {
   onPacket(packet: Packet): void;
@@ -60,7 +66,6 @@ export class PacketDecoder {
   /** Output of {@link #readFixedHeader}: where the body of the framed packet starts. */
   #bodyStart = 0;
   #failure: Error | undefined;
-  readonly #reader = new Reader();
 
   constructor(maxPacketSizeBytes: number) {
     this.maxPacketSizeBytes = maxPacketSizeBytes;
@@ -177,7 +182,7 @@ export class PacketDecoder {
       this.#decodePublish(buf, firstByte, bodyStart, end, handler);
       return;
     }
-    const reader = this.#reader;
+    const reader = sharedReader;
     reader.reset(buf, bodyStart, end);
     const version = this.protocolVersion;
     let packet: Packet;
@@ -254,7 +259,7 @@ export class PacketDecoder {
       if (pos < end && buf[pos] === 0) {
         pos++; // empty property section, the common case
       } else {
-        const reader = this.#reader;
+        const reader = sharedReader;
         reader.reset(buf, pos, end);
         properties = readProperties(reader, PacketType.Publish);
         pos = reader.pos;
