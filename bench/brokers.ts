@@ -1,9 +1,9 @@
 /** Starting, probing and stopping the brokers under test. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { BrokerAddress } from './protocol.js';
 
 /** How long a spawned broker has to accept connections. */
@@ -121,15 +121,29 @@ async function startChild(
   return { name, address, pid: child.pid, description, outputTail, stop };
 }
 
+/**
+ * The Node.js flags `npm start` runs Switchboard with (the `--…` words of package.json's `start` script), so the
+ * bench measures the server as users run it.
+ */
+function startScriptNodeFlags(mainPath: string): string[] {
+  const packageJson = join(dirname(mainPath), '..', '..', 'package.json');
+  const scripts = (JSON.parse(readFileSync(packageJson, 'utf8')) as { scripts?: { start?: string } }).scripts;
+  return (scripts?.start ?? '').split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
+/** Per-client queue limit given to both brokers, so that neither drops under the bench's backlogs. */
+export const BENCH_MAX_QUEUED_MESSAGES = 1_000_000;
+
 /** Starts Switchboard's built server (`mainPath`, i.e. `dist/src/main.js`) on free ports with a fresh data directory. */
 export async function startSwitchboard(mainPath: string): Promise<BrokerUnderTest> {
   const mqttPort = await freePort();
   const httpPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  const nodeFlags = startScriptNodeFlags(mainPath);
   return startChild(
     'Switchboard',
     process.execPath,
-    [mainPath],
+    [...nodeFlags, mainPath],
     {
       ...process.env,
       SWITCHBOARD_HOST: '127.0.0.1',
@@ -137,9 +151,12 @@ export async function startSwitchboard(mainPath: string): Promise<BrokerUnderTes
       SWITCHBOARD_HTTP_PORT: String(httpPort),
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_LOG_LEVEL: 'warn',
+      // Same queue bound as the reference Mosquitto: the default 10,000 would drop (by design, counted) when
+      // `--window` puts more than that in flight to one subscriber.
+      SWITCHBOARD_MQTT_MAX_QUEUED_MESSAGES: String(BENCH_MAX_QUEUED_MESSAGES),
     },
     mqttPort,
-    `node ${mainPath} (MQTT ${mqttPort}, HTTP ${httpPort}, data ${dataDir})`,
+    `node ${[...nodeFlags, mainPath].join(' ')} (MQTT ${mqttPort}, HTTP ${httpPort}, data ${dataDir})`,
     () => rmSync(dataDir, { recursive: true, force: true }),
   );
 }
@@ -156,7 +173,7 @@ export function mosquittoConfig(port: number): string {
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     'persistence false',
-    'max_queued_messages 1000000',
+    `max_queued_messages ${String(BENCH_MAX_QUEUED_MESSAGES)}`,
     'max_queued_bytes 0',
     'max_inflight_messages 64',
     'set_tcp_nodelay true',

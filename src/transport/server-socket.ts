@@ -32,6 +32,8 @@ export class ServerSocket {
   readonly #limiter: RateLimiter;
   readonly #logger: Logger | undefined;
   readonly #sockets = new Set<Duplex>();
+  /** One listener for every socket's 'close' (`this` is the socket), rather than a closure per connection. */
+  readonly #untrack: (this: Duplex) => void;
   #lastRefusalLogMs = 0;
   #isClosing = false;
   #closed: Promise<void> | undefined;
@@ -42,6 +44,10 @@ export class ServerSocket {
     this.#handler = options.handler;
     this.#limiter = new RateLimiter(options.maxConnectionsPerSecond);
     this.#logger = options.logger;
+    const sockets = this.#sockets;
+    this.#untrack = function untrack(this: Duplex): void {
+      sockets.delete(this);
+    };
   }
 
   listen(port: number, host: string): Promise<BoundAddress> {
@@ -78,7 +84,7 @@ export class ServerSocket {
       return false;
     }
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', this.#untrack);
     return true;
   }
 

@@ -1,6 +1,6 @@
 /** MQTT over plain TCP. */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { BoundAddress, Listener } from './connection.js';
+import type { BoundAddress, ConnectionInfo, Listener } from './connection.js';
 import { ServerSocket, type ListenerOptions } from './server-socket.js';
 
 /** A `net.Server` that hands every accepted socket to the broker (Nagle off: MQTT packets are small and latency-bound). */
@@ -31,14 +31,29 @@ export class TcpListener implements Listener {
   }
 
   #onConnection(socket: Socket): void {
-    const { remoteAddress, remotePort } = socket;
-    // A socket reset before we saw it has no address: nothing to serve.
-    if (remoteAddress === undefined || remotePort === undefined) {
-      socket.destroy();
-      return;
-    }
+    // Nagle is already off (`noDelay` on the server); a socket reset before we saw it just emits 'close'.
     if (!this.#base.admit(socket)) return;
-    socket.setNoDelay(true);
-    this.#base.handOver(socket, { remoteAddress, remotePort, listener: 'tcp' });
+    this.#base.handOver(socket, new TcpConnectionInfo(socket));
+  }
+}
+
+/**
+ * Where a TCP connection came from, read on demand: `getpeername` is a system call per connection, and most
+ * connections never need their address (hooks and logs ask; Node caches the answer once asked).
+ */
+class TcpConnectionInfo implements ConnectionInfo {
+  readonly listener = 'tcp';
+  readonly #socket: Socket;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? '';
+  }
+
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
   }
 }
