@@ -175,11 +175,11 @@ export class Broker implements SessionHost {
       this.#scheduleExpiry(session);
     }
     this.persistence.flush();
-    this.#sys.start();
     this.logger.info(
       { sessions: this.#sessions.size, retained: this.#retained.size, store: this.#store.kind },
       'broker state loaded',
     );
+    this.#sys.start();
   }
 
   /** Takes over a connected byte stream from any transport. */

@@ -111,8 +111,13 @@ export class SqliteBrokerStore implements BrokerStore {
       'INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const deleteMessage: Statement<[number]> = db.prepare('DELETE FROM messages WHERE id = ?');
+    // An upsert, not INSERT OR REPLACE: a delivery is written again when it is sent and when it is released, and
+    // REPLACE would delete and re-insert the row each time where an upsert updates it in place.
     const putDelivery: Statement<[string, number, number, number, number, number, string, number]> = db.prepare(
-      'INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_id, seq) DO UPDATE SET message_id = excluded.message_id, qos = excluded.qos,
+         packet_id = excluded.packet_id, state = excluded.state, subscription_ids = excluded.subscription_ids,
+         is_retained = excluded.is_retained`,
     );
     const deleteDelivery: Statement<[string, number]> = db.prepare(
       'DELETE FROM deliveries WHERE client_id = ? AND seq = ?',
