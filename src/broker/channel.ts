@@ -343,9 +343,10 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     const limits = this.#broker.limits;
     this.sendQuota = this.sendQuota === 0 ? limits.maxInflight : Math.min(this.sendQuota, limits.maxInflight);
     const keepAlive = connect.keepAliveSeconds;
-    if (!isV5 && limits.maxKeepAliveSeconds < 65_535 && (keepAlive === 0 || keepAlive > limits.maxKeepAliveSeconds)) {
+    if (!isV5 && keepAlive > limits.maxKeepAliveSeconds) {
       // 3.1.1 cannot be told a lower keepalive (v5 gets Server Keep Alive); a client pinging at its own interval
-      // would be cut off later, so it is refused now, as Mosquitto does (CONNACK 0x02).
+      // would be cut off later, so it is refused now, as Mosquitto does (CONNACK 0x02). A keepalive of 0 turns the
+      // mechanism off ([MQTT-3.1.2-24] 3.1.1 §3.1.2.10): accepted, with no inactivity deadline.
       this.#refuse(ReasonCode.ClientIdentifierNotValid, 'keep alive above the server maximum');
       return;
     }
@@ -399,9 +400,9 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     // Keepalive: our maximum applies when the client asks for more, or for none ([MQTT-3.2.2-21]).
     let keepAlive = connect.keepAliveSeconds;
     let serverKeepAlive: number | undefined;
-    if (limits.maxKeepAliveSeconds < 65_535 && (keepAlive === 0 || keepAlive > limits.maxKeepAliveSeconds)) {
+    if (isV5 && limits.maxKeepAliveSeconds < 65_535 && (keepAlive === 0 || keepAlive > limits.maxKeepAliveSeconds)) {
       keepAlive = limits.maxKeepAliveSeconds;
-      if (isV5) serverKeepAlive = keepAlive;
+      serverKeepAlive = keepAlive;
     }
 
     const { session, isSessionPresent } = this.#broker.openSession(this, connect.cleanStart, sessionExpiry);

@@ -306,16 +306,30 @@ describe('keepalive', () => {
     assert.ok(Date.now() - startedAt >= 1_400);
   });
 
-  for (const keepAliveSeconds of [0, 31]) {
-    test(`MQTT 3.1.1: a keepalive of ${String(keepAliveSeconds)} s against mqtt.maxKeepAliveSeconds 30 is refused with 0x02`, async () => {
-      const limited = resources.add(await startTestServer({ mqtt: { maxKeepAliveSeconds: 30 } }));
-      const { client } = await WireClient.connect(limited.mqttPort, 4, { clientId: 'v3-keepalive', keepAliveSeconds });
-      resources.add(client);
-      await client.closed();
-      // 3.1.1 has no Server Keep Alive: rather than cut the client off later, it is refused now (as Mosquitto does).
-      assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x02]));
+  test('MQTT 3.1.1: a keepalive above mqtt.maxKeepAliveSeconds is refused with 0x02', async () => {
+    const limited = resources.add(await startTestServer({ mqtt: { maxKeepAliveSeconds: 30 } }));
+    const { client } = await WireClient.connect(limited.mqttPort, 4, {
+      clientId: 'v3-keepalive',
+      keepAliveSeconds: 31,
     });
-  }
+    resources.add(client);
+    await client.closed();
+    // 3.1.1 has no Server Keep Alive: rather than cut the client off later, it is refused now (as Mosquitto does).
+    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x02]));
+  });
+
+  test('MQTT 3.1.1: a keepalive of 0 turns keepalive off even when a maximum is configured', async () => {
+    const limited = resources.add(await startTestServer({ mqtt: { maxKeepAliveSeconds: 1 } }));
+    const { client } = await WireClient.connect(limited.mqttPort, 4, {
+      clientId: 'v3-no-keepalive',
+      keepAliveSeconds: 0,
+    });
+    resources.add(client);
+    // 3.1.1 §3.1.2.10: a Keep Alive of 0 turns the mechanism off; the server need not disconnect for inactivity.
+    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x00]));
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // longer than 1.5 × the 1 s maximum
+    await client.sync();
+  });
 
   test('MQTT 3.1.1: a keepalive within mqtt.maxKeepAliveSeconds is accepted', async () => {
     const limited = resources.add(await startTestServer({ mqtt: { maxKeepAliveSeconds: 30 } }));
