@@ -104,6 +104,7 @@ export class Broker implements SessionHost {
   #messagesSent = 0;
   #messagesDropped = 0;
   #connectsRefused = 0;
+  #lastRetainedLimitLogMs = 0;
 
   constructor(options: BrokerOptions) {
     this.limits = options.limits;
@@ -611,7 +612,12 @@ export class Broker implements SessionHost {
     }
     if (!this.#retained.has(topicName) && this.#retained.size >= this.limits.maxRetainedMessages) {
       this.#messagesDropped++;
-      this.logger.warn({ topicName, limit: this.limits.maxRetainedMessages }, 'retained message limit reached');
+      const nowMs = Date.now();
+      if (nowMs - this.#lastRetainedLimitLogMs >= 10_000) {
+        // Once per 10 s at most: a device retrying would otherwise flood the log.
+        this.#lastRetainedLimitLogMs = nowMs;
+        this.logger.warn({ topicName, limit: this.limits.maxRetainedMessages }, 'retained message limit reached');
+      }
       return false;
     }
     ownPayload(message);

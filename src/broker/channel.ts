@@ -28,6 +28,8 @@ import type { SessionSink } from './session-host.js';
 import type { WillState } from './will.js';
 
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+const CONNACK_V3_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+const CONNACK_V3_SESSION_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00]);
 /** Broker-assigned client ids ([MQTT-3.1.3-6]). */
 let assignedIdCounter = 0;
 
@@ -461,6 +463,11 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   }
 
   #sendConnack(sessionPresent: boolean, reasonCode: number, properties: Properties | undefined): void {
+    if (this.protocolVersion !== 5 && reasonCode === ReasonCode.Success) {
+      // The two accepting 3.1.1 CONNACKs never change: no encoding per connection.
+      this.#connection.send(sessionPresent ? CONNACK_V3_SESSION_PRESENT : CONNACK_V3_ACCEPTED);
+      return;
+    }
     this.#sendPacket({ type: PacketType.Connack, sessionPresent, reasonCode, properties });
   }
 

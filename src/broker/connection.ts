@@ -62,7 +62,6 @@ export class Connection implements PacketHandler {
     this.#connectDeadlineMs = nowMs + sweeper.connectTimeoutMs;
     this.#stream[kConnection] = this;
     stream.on('data', onStreamData);
-    stream.on('drain', onStreamDrain);
     stream.on('error', onStreamError);
     stream.on('close', onStreamClose);
     sweeper.add(this);
@@ -122,6 +121,7 @@ export class Connection implements PacketHandler {
       // [STYLE 3] a full socket starts a deadline; it never turns into an unbounded queue.
       this.#isBlocked = true;
       this.#drainDeadlineMs = Date.now() + this.#sweeper.drainDeadlineMs;
+      stream.once('drain', onStreamDrain); // only while blocked: most connections never need it
     }
   }
 

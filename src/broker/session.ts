@@ -139,7 +139,7 @@ export class Session {
   /** Sends queued deliveries while the client is writable and has window left. */
   pump(): void {
     const sink = this.sink;
-    if (sink === undefined) return;
+    if (sink === undefined || this.#queueHead === this.#queue.length) return;
     const nowMs = Date.now();
     while (this.#queueHead < this.#queue.length && sink.isWritable) {
       const delivery = this.#queue[this.#queueHead]!;

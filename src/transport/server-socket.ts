@@ -76,8 +76,10 @@ export class ServerSocket {
   }
 
   /** Tracks a raw socket so {@link close} can destroy it; false (and destroyed) when over the rate limit. */
-  admit(socket: Duplex): boolean {
-    socket.on('error', ignoreError); // the broker adds its own handler; this one only keeps a reset from crashing us
+  admit(socket: Duplex, isHandedOverAtOnce = false): boolean {
+    // Until the broker attaches its own 'error' listener, this one keeps a reset from crashing the process; a socket
+    // handed over in the same tick (plain TCP) never needs it.
+    if (!isHandedOverAtOnce) socket.on('error', ignoreError);
     if (this.#isClosing || !this.#limiter.tryAcquire()) {
       if (!this.#isClosing) this.#countRefusal();
       socket.destroy();

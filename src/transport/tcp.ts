@@ -32,7 +32,7 @@ export class TcpListener implements Listener {
 
   #onConnection(socket: Socket): void {
     // Nagle is already off (`noDelay` on the server); a socket reset before we saw it just emits 'close'.
-    if (!this.#base.admit(socket)) return;
+    if (!this.#base.admit(socket, true)) return;
     this.#base.handOver(socket, new TcpConnectionInfo(socket));
   }
 }

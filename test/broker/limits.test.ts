@@ -203,3 +203,34 @@ describe('slow subscribers', () => {
     await slow.closed();
   });
 });
+
+describe('retained messages limit', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ mqtt: { maxRetainedMessages: 12, sysIntervalSeconds: 3600 } });
+  });
+  after(() => server.close());
+
+  test('past mqtt.maxRetainedMessages a new retained topic is delivered live but not kept, and the drop is counted', async () => {
+    // $SYS topics are retained too (published once at start, then hourly here): fill what is left with our own.
+    const publisher = resources.add(await connectClient(server.mqttUrl));
+    const live = resources.add(await connectClient(server.mqttUrl));
+    await live.client.subscribeAsync('kept/#', { qos: 1 });
+    const room = 12 - server.broker.stats.retainedMessages;
+    assert.ok(room > 1, 'the test needs room for at least two retained topics');
+    for (let i = 0; i < room; i++)
+      await publisher.client.publishAsync(`kept/${String(i)}`, 'v', { qos: 1, retain: true });
+    const droppedBefore = server.broker.stats.messagesDropped;
+    await publisher.client.publishAsync('kept/overflow', 'live only', { qos: 1, retain: true });
+    await live.waitForMessages(room + 1);
+    assert.equal(server.broker.stats.retainedMessages, 12);
+    assert.equal(server.broker.stats.messagesDropped, droppedBefore + 1);
+    // A topic already retained may still be replaced at the limit.
+    await publisher.client.publishAsync('kept/0', 'replaced', { qos: 1, retain: true });
+    const late = resources.add(await connectClient(server.mqttUrl));
+    await late.client.subscribeAsync('kept/#', { qos: 1 });
+    const retained = await late.waitForMessages(room);
+    assert.deepEqual(new Set(retained.map((m) => m.topic)).has('kept/overflow'), false);
+    assert.equal(retained.find((m) => m.topic === 'kept/0')?.payload, 'replaced');
+  });
+});

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import '../helpers/fast-check-seed.js';
 import type { BrokerStore, StoreOp } from '../../src/storage/index.js';
 import { arbitraryMessage } from './store-arbitraries.js';
 import {

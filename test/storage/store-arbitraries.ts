@@ -1,5 +1,6 @@
 /** fast-check generators of stored records (imported by the contract suite; registers no tests). */
 import fc from 'fast-check';
+import '../helpers/fast-check-seed.js';
 import type { Properties } from '../../src/mqtt/codec/index.js';
 import type { StoredMessage } from '../../src/storage/index.js';
 

@@ -3,6 +3,7 @@
  * (v5-only fields at their defaults for 3.1.1, `properties` undefined when empty, reason codes from the spec's lists).
  */
 import fc from 'fast-check';
+import '../../helpers/fast-check-seed.js';
 import {
   PacketType,
   type AckPacket,

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import '../../helpers/fast-check-seed.js';
 import {
   encodePacket,
   encodePublishHead,

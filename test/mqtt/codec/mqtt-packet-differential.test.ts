@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import '../../helpers/fast-check-seed.js';
 import mqttPacket from 'mqtt-packet';
 import {
   encodePacket,
@@ -279,6 +280,9 @@ function mqttPacketCompatible(packet: Packet): boolean {
   if (packet.type === PacketType.Connect) {
     return packet.clientId !== '' && (packet.password === undefined || packet.username !== undefined);
   }
+  // The 2-byte AUTH (reason 0, no properties: MQTT 5 §3.15.2.1) is valid, but mqtt-packet cannot parse it; our own
+  // round-trip tests cover it.
+  if (packet.type === PacketType.Auth) return packet.reasonCode !== 0 || packet.properties !== undefined;
   return true;
 }
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import '../../helpers/fast-check-seed.js';
 import { encodePacket, PacketDecoder, type Packet, type ProtocolVersion } from '../../../src/mqtt/codec/index.js';
 import { anyNonConnectPacket, packetArbitraries } from './arbitraries.js';
 import { decodeChunks, PacketCollector, splitAt } from './helpers.js';
