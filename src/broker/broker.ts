@@ -170,6 +170,7 @@ export class Broker implements SessionHost {
           packetId: delivery.packetId,
           state: delivery.state,
           seq: delivery.seq,
+          sharedGroup: undefined,
         });
       }
       for (const packetId of snapshot.incomingQos2.get(stored.clientId) ?? []) session.incomingQos2.add(packetId);
@@ -376,6 +377,7 @@ export class Broker implements SessionHost {
   }
 
   clientConnected(channel: Channel): void {
+    channel.isCountedAsConnected = true;
     this.#clientsConnected++;
     this.#hooks.onClientConnected?.(channel);
   }
@@ -385,8 +387,12 @@ export class Broker implements SessionHost {
     this.#channels.delete(channel);
     const session = channel.session;
     if (session === undefined) return;
-    this.#clientsConnected--;
-    this.#hooks.onClientDisconnected?.(channel, reasonCode);
+    if (channel.isCountedAsConnected) {
+      // Only a client that got its CONNACK was counted (and announced) as connected.
+      channel.isCountedAsConnected = false;
+      this.#clientsConnected--;
+      this.#hooks.onClientDisconnected?.(channel, reasonCode);
+    }
     if (channel.will !== undefined && !isWillDiscarded && !this.#isClosing) {
       this.#scheduleWill(channel.clientId, channel.will);
     }
@@ -656,8 +662,10 @@ export class Broker implements SessionHost {
         session.routeQos = subscription.qos;
         session.routeRetainAsPublished = subscription.retainAsPublished;
         session.routeSubscriptionIds = subscription.subscriptionId === 0 ? undefined : [subscription.subscriptionId];
+        session.routeSharedGroup = target.kind === 'shared' ? target : undefined;
         targets.push(session);
       } else {
+        session.routeSharedGroup = undefined; // reached through more than one subscription: not the group's alone
         if (subscription.qos > session.routeQos) session.routeQos = subscription.qos;
         if (subscription.retainAsPublished) session.routeRetainAsPublished = true;
         if (subscription.subscriptionId !== 0) (session.routeSubscriptionIds ??= []).push(subscription.subscriptionId);
@@ -671,7 +679,9 @@ export class Broker implements SessionHost {
       const qos = messageQos < session.routeQos ? messageQos : session.routeQos;
       // [MQTT-3.3.1-12] without Retain As Published the flag is cleared on normal delivery.
       const isRetained = session.routeRetainAsPublished && message.isRetained;
-      if (session.deliver(message, qos, isRetained, session.routeSubscriptionIds)) needsCommit = true;
+      if (session.deliver(message, qos, isRetained, session.routeSubscriptionIds, session.routeSharedGroup)) {
+        needsCommit = true;
+      }
     }
     targets.length = 0;
     return needsCommit;
@@ -792,10 +802,12 @@ export class Broker implements SessionHost {
     if (this.#sessions.get(session.clientId) !== session) return;
     this.#sessions.delete(session.clientId);
     if (session.expiryTimer !== undefined) clearTimeout(session.expiryTimer);
+    const orphans = session.sharedDeliveriesToRedispatch();
     if (session.subscriptionCount > 0) {
       for (const subscription of [...session.subscriptions.values()]) this.#removeSubscription(subscription);
     }
     session.discardMessages();
+    for (const orphan of orphans) this.#redispatch(orphan.message, orphan.sharedGroup as SharedGroup);
     this.persistence.push({ op: 'deleteSession', clientId: session.clientId });
     const pendingWill = this.#pendingWills.get(session.clientId);
     if (pendingWill !== undefined) {
@@ -804,6 +816,18 @@ export class Broker implements SessionHost {
       clearTimeout(pendingWill.timer);
       this.#publishWill(session.clientId, pendingWill.will);
     }
+  }
+
+  /** Gives a message whose shared-group member went away to another member of the group, if one is left. */
+  #redispatch(message: Message, group: SharedGroup): void {
+    const member = pickSharedMember(group);
+    if (member === undefined) {
+      this.#messagesDropped++;
+      return;
+    }
+    const qos = message.qos < member.qos ? message.qos : member.qos;
+    const ids = member.subscriptionId === 0 ? undefined : [member.subscriptionId];
+    member.session.deliver(message, qos, member.retainAsPublished && message.isRetained, ids, group);
   }
 
   #persistSession(session: Session): void {

@@ -84,6 +84,8 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   #isWillDiscarded = false;
   /** Whether the broker has been told this connection ended (once only). */
   #isCloseReported = false;
+  /** Set by the broker once CONNACK went out: the client counts as connected until it closes. */
+  isCountedAsConnected = false;
   #disconnectReason: number = ReasonCode.Success;
   /** Client's limits (v5 CONNECT properties). */
   sendQuota = 0;

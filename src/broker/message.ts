@@ -40,6 +40,13 @@ export interface Delivery {
   state: 'queued' | 'sent' | 'released';
   /** Order within a persistent session; 0 for sessions that are not persisted. */
   seq: number;
+  /** The shared group it was chosen from, when it came through a shared subscription alone (for re-dispatch). */
+  sharedGroup: SharedGroupRef | undefined;
+}
+
+/** A shared subscription group, as a delivery refers to it; the broker owns the group itself. */
+export interface SharedGroupRef {
+  readonly kind: 'shared';
 }
 
 /** Copies the payload out of a socket chunk so the message may be kept ([STYLE hot path 4]). */

@@ -5,7 +5,7 @@
  */
 import type { QoS } from '../mqtt/codec/index.js';
 import type { StoredDelivery, StoredSubscription } from '../storage/index.js';
-import type { Delivery, Message } from './message.js';
+import type { Delivery, Message, SharedGroupRef } from './message.js';
 import { ownPayload } from './message.js';
 import type { SessionHost, SessionSink } from './session-host.js';
 
@@ -53,6 +53,8 @@ export class Session {
   routeQos: QoS = 0;
   routeRetainAsPublished = false;
   routeSubscriptionIds: number[] | undefined;
+  /** The shared group this route reached the session through, if only through one. */
+  routeSharedGroup: SharedGroupRef | undefined;
 
   readonly #host: SessionHost;
 
@@ -104,7 +106,13 @@ export class Session {
    * queued otherwise (QoS 0 only while connected). Returns true when it queued a store write the publisher's
    * acknowledgement must wait for.
    */
-  deliver(message: Message, qos: QoS, isRetained: boolean, subscriptionIds: number[] | undefined): boolean {
+  deliver(
+    message: Message,
+    qos: QoS,
+    isRetained: boolean,
+    subscriptionIds: number[] | undefined,
+    sharedGroup?: SharedGroupRef,
+  ): boolean {
     const sink = this.sink;
     if (qos === 0) {
       if (sink === undefined) return false; // QoS 0 is not queued for offline clients
@@ -112,11 +120,29 @@ export class Session {
         sink.sendPublish(message, 0, isRetained, subscriptionIds, 0, false);
         return false;
       }
-      const delivery: Delivery = { message, qos, isRetained, subscriptionIds, packetId: 0, state: 'queued', seq: 0 };
+      const delivery: Delivery = {
+        message,
+        qos,
+        isRetained,
+        subscriptionIds,
+        packetId: 0,
+        state: 'queued',
+        seq: 0,
+        sharedGroup,
+      };
       this.#enqueue(delivery);
       return false;
     }
-    const delivery: Delivery = { message, qos, isRetained, subscriptionIds, packetId: 0, state: 'queued', seq: 0 };
+    const delivery: Delivery = {
+      message,
+      qos,
+      isRetained,
+      subscriptionIds,
+      packetId: 0,
+      state: 'queued',
+      seq: 0,
+      sharedGroup,
+    };
     const canSendNow =
       sink !== undefined && this.queuedCount === 0 && sink.isWritable && this.inflightCount < sink.sendQuota;
     if (!canSendNow && !this.#makeRoom()) {
@@ -223,6 +249,25 @@ export class Session {
   restoreDelivery(delivery: Delivery): void {
     if (delivery.state === 'queued') this.#queuePush(delivery);
     else this.inflight.set(delivery.packetId, delivery);
+  }
+
+  /**
+   * At the session's end: the deliveries another member of their shared group should get instead. Queued ones never
+   * reached this client; unacknowledged QoS 1 SHOULD go to another member (MQTT 5 §4.8.2); QoS 2 already sent MUST
+   * NOT ([MQTT-4.8.2-5]).
+   */
+  sharedDeliveriesToRedispatch(): Delivery[] {
+    const found: Delivery[] = [];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const delivery = this.#queue[i]!;
+      if (delivery.sharedGroup !== undefined) found.push(delivery);
+    }
+    if (this.#inflight !== undefined) {
+      for (const delivery of this.#inflight.values()) {
+        if (delivery.sharedGroup !== undefined && delivery.qos === 1) found.push(delivery);
+      }
+    }
+    return found;
   }
 
   /** Drops everything the session holds (its end); stored state is removed by the caller with deleteSession. */

@@ -335,6 +335,41 @@ describe('shared subscriptions', () => {
     const name = VERSION_NAME[version];
     const options = (extra: IClientOptions = {}): IClientOptions => ({ protocolVersion: version, ...extra });
 
+    for (const qos of [1, 2] as const) {
+      const fate = qos === 1 ? 'goes to another member' : 'is not sent to another member ([MQTT-4.8.2-5])';
+      test(`${name}: a QoS ${String(qos)} message unacknowledged by a member whose session ends ${fate}`, async () => {
+        const filter = `$share/redispatch${String(qos)}/redispatch/${String(version)}/${String(qos)}`;
+        const topic = `redispatch/${String(version)}/${String(qos)}`;
+        // The first member to subscribe is chosen first: it receives m1 and never acknowledges it.
+        const { client: silent } = await WireClient.connect(server.mqttPort, version, { clientId: `silent-${topic}` });
+        resources.add(silent);
+        await silent.subscribe(filter, qos);
+        const other = resources.add(await connectClient(server.mqttUrl, options()));
+        await other.client.subscribeAsync(filter, { qos });
+        const publisher = resources.add(await connectClient(server.mqttUrl, options()));
+        await publisher.client.publishAsync(topic, 'm1', { qos });
+        const [unacknowledged] = await silent.nextPublishes(1);
+        assert.equal(unacknowledged?.payload.toString(), 'm1');
+        await publisher.client.publishAsync(topic, 'm2', { qos });
+        await other.waitForMessages(1);
+        const connectedBefore = server.broker.stats.clientsConnected;
+        await silent.destroy(); // network loss: a clean session ends with its connection
+        await waitFor(() => server.broker.stats.clientsConnected === connectedBefore - 1, 'the member to leave');
+        await publisher.client.publishAsync(topic, 'm3', { qos });
+        if (qos === 1) {
+          // MQTT 5 §4.8.2: the Server SHOULD send it to another client subscribed to the shared subscription.
+          const received = await other.waitForMessages(3);
+          assert.deepEqual(received.map((m) => m.payload).sort(), ['m1', 'm2', 'm3']);
+        } else {
+          const received = await other.waitForMessages(2);
+          assert.deepEqual(
+            received.map((m) => m.payload),
+            ['m2', 'm3'],
+          );
+        }
+      });
+    }
+
     test(`${name}: messages are shared round-robin among the group's live members, each to exactly one`, async () => {
       const topic = `shared/rr/${String(version)}`;
       const members: TestClient[] = [];
