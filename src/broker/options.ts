@@ -90,7 +90,7 @@ export type MessageVerdict =
 
 /** Hooks for the platform; every hook is optional and the default allows. */
 export interface BrokerHooks {
-  /** Accept or refuse a CONNECT; may attach an identity. Runs after the static rules (anonymous access). */
+  /** Accept or refuse a CONNECT; may attach an identity. When set it decides alone (`allowAnonymous` is not consulted). */
   authenticate?: (request: ConnectRequest) => AuthenticateResult | Promise<AuthenticateResult>;
   /** `true` to allow; a v5 reason code (0x87 ...) to refuse. */
   authorizePublish?: (client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean) => true | number;

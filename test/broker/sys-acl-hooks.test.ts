@@ -305,6 +305,29 @@ describe('hooks', () => {
         assert.equal(subscriber.unread(PacketType.Publish).length, 0);
       });
 
+      test('a hook that throws closes only that client (v5 DISCONNECT 0x80); the broker keeps serving others', async () => {
+        const harness = resources.add(
+          await startHookedBroker({
+            authorizePublish: (_client, topicName) => {
+              if (topicName === 'boom') throw new Error('hook failure');
+              return true;
+            },
+          }),
+        );
+        const subscriber = await wire(harness.port, version);
+        await subscriber.subscribe('ok', 1);
+        const victim = await wire(harness.port, version);
+        victim.publish('boom', 'x', { qos: 1 });
+        if (version === 5) {
+          assert.equal((await victim.nextDisconnect()).reasonCode, ReasonCode.UnspecifiedError);
+        }
+        await victim.closed();
+        const publisher = await wire(harness.port, version);
+        publisher.publish('ok', 'still served', { qos: 1 });
+        const [delivered] = await subscriber.nextPublishes(1);
+        assert.equal(delivered!.payload.toString(), 'still served');
+      });
+
       test('authorizeSubscribe downgrades the QoS or refuses a filter (0x87 / 0x80)', async () => {
         const harness = resources.add(
           await startHookedBroker({
