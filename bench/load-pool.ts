@@ -4,7 +4,7 @@ import type { FromWorker, ToWorker, WorkerCommand } from './protocol.js';
 import { startedChildren } from './brokers.js';
 import { openFileSoftLimit } from './proc-stats.js';
 
-/** Connections each load process opens against its own stub before measuring (see `warmUp`). */
+/** Connections each load process opens against its own local CONNACK responder before measuring (see `warmUp`). */
 const WARM_UP_CONNECTIONS = 2_000;
 
 /** One load process. */
@@ -98,9 +98,9 @@ export class LoadPool {
     await this.warmUp();
   }
 
-  /** JIT warm-up of every process's connect path, against a stub inside each process. */
+  /** JIT warm-up of every process's connect path, against a local CONNACK responder inside each process. */
   async warmUp(): Promise<void> {
-    // Each warm-up connection is two files in the load process (client and stub side).
+    // Each warm-up connection is two files in the load process (client and responder side).
     const connections = Math.max(1, Math.min(WARM_UP_CONNECTIONS, Math.floor((openFileSoftLimit() - 100) / 2)));
     await Promise.all(this.#processes.map((p) => p.call({ type: 'warm-up', connections })));
   }

@@ -117,7 +117,7 @@ export interface CloseAllRequest {
   type: 'close-all';
 }
 
-/** Exercises the connect path against an in-process stub (JIT warm-up); no broker involved. */
+/** Exercises the connect path against an in-process CONNACK responder (JIT warm-up); no broker involved. */
 export interface WarmUpRequest {
   type: 'warm-up';
   connections: number;

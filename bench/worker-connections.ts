@@ -45,7 +45,7 @@ async function runPool(count: number, concurrency: number, task: (i: number) => 
 const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
 
 /**
- * Warms up this process's connect path (JIT) against a local stub that answers every CONNECT with CONNACK, so the
+ * Warms up this process's connect path (JIT) against a local responder that answers every CONNECT with CONNACK, so the
  * first broker measured in (e) does not pay for the load generator's cold start. The broker never sees it.
  */
 export async function warmUp(connections: number): Promise<void> {
