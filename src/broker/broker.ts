@@ -39,7 +39,7 @@ import type { SessionHost } from './session-host.js';
 import { SysTopicsPublisher } from './sys-topics.js';
 import type { PendingWill, WillState } from './will.js';
 
-/** Members of one `$share/{name}/{filter}` group; each message goes to one of them ([MQTT-4.8.2-?]). */
+/** Members of one `$share/{name}/{filter}` group; each message goes to one of them (MQTT 5 §4.8.2). */
 interface SharedGroup {
   readonly kind: 'shared';
   readonly shareName: string;
@@ -547,7 +547,7 @@ export class Broker implements SessionHost {
         needsCommit = true;
       }
       reasonCodes.push(grantedQos);
-      // [MQTT-3.3.1-9..11] Retain Handling; shared subscriptions get no retained messages ([MQTT-4.8.2-?]).
+      // [MQTT-3.3.1-9..11] Retain Handling; shared subscriptions get no retained messages (MQTT 5 §4.8.2).
       if (shared.kind !== 'shared' && (request.retainHandling === 0 || (request.retainHandling === 1 && isNew))) {
         retainedWork.push(subscription);
       }

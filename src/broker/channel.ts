@@ -393,7 +393,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
       sessionExpiry = connect.properties?.sessionExpiryInterval ?? 0;
       if (sessionExpiry > limits.maxSessionExpirySeconds) {
         sessionExpiry = limits.maxSessionExpirySeconds;
-        responseExpiry = sessionExpiry; // [MQTT-3.2.2-?] tell the client the interval we use
+        responseExpiry = sessionExpiry; // MQTT 5 §3.2.2.3.2: tell the client the interval we use
       }
     } else {
       sessionExpiry = connect.cleanStart ? 0 : limits.sessionExpirySeconds;
@@ -571,7 +571,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   }
 
   #refusePublish(qos: QoS, packetId: number, reasonCode: number): void {
-    // A refused QoS 2 message is finished with PUBREC >= 0x80: no PUBREL follows ([MQTT-4.3.3-?]).
+    // A refused QoS 2 message is finished with PUBREC >= 0x80: no PUBREL follows (MQTT 5 §4.3.3).
     this.#ackOrHold(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, reasonCode, false);
   }
 
@@ -612,7 +612,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   #handlePubrec(packet: AckPacket): void {
     const session = this.session!;
     if (!session.received(packet.packetId, packet.reasonCode)) {
-      // [MQTT-4.3.3-?] unknown packet id: release it anyway so the client can free it; v5 says why.
+      // MQTT 5 §3.6.2.1: unknown packet id: release it anyway so the client can free it; v5 says why.
       this.#sendPacket({
         type: PacketType.Pubrel,
         packetId: packet.packetId,

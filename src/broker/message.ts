@@ -12,7 +12,7 @@ export interface Message {
   payload: Buffer;
   qos: QoS;
   isRetained: boolean;
-  /** Forwardable properties only ([MQTT-3.3.2-?]: topic alias and subscription ids are per hop). */
+  /** Forwardable properties only (MQTT 5 §3.3.2.3.4, §3.3.4: topic alias and subscription ids are per hop). */
   properties: Properties | undefined;
   /** Epoch ms; 0 = never expires. */
   expiresAtMs: number;

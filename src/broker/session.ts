@@ -48,7 +48,7 @@ export class Session {
   /** Epoch ms of the last disconnect (for expiry after a restart). */
   disconnectedAtMs: number | null = null;
   expiryTimer: NodeJS.Timeout | undefined;
-  /** Scratch fields the router uses to merge overlapping subscriptions into one delivery ([MQTT-3.3.4-?]). */
+  /** Scratch fields the router uses to merge overlapping subscriptions into one delivery ([MQTT-3.3.4-2], MQTT 5 §3.3.4). */
   routeStamp = 0;
   routeQos: QoS = 0;
   routeRetainAsPublished = false;
@@ -223,7 +223,7 @@ export class Session {
     const delivery = this.#inflight?.get(packetId);
     if (delivery === undefined || delivery.qos !== 2 || delivery.state === 'queued') return false;
     if (reasonCode >= 0x80) {
-      // [MQTT-4.3.3-?] a PUBREC with an error ends the exchange; the packet id is free again.
+      // MQTT 5 §4.3.3: a PUBREC with an error ends the exchange; the packet id is free again.
       this.inflight.delete(packetId);
       this.#forget(delivery);
       return true;

@@ -7,7 +7,7 @@ export interface WillState {
   message: Message;
   /** [MQTT-3.1.3-9] seconds to wait before publishing (v5 Will Delay Interval); 0 = at once. */
   delaySeconds: number;
-  /** [MQTT-3.1.3-?] the will's Message Expiry Interval counts from when it is published, not from CONNECT. */
+  /** MQTT 5 §3.1.3.2.4: the will's Message Expiry Interval counts from when it is published, not from CONNECT. */
   messageExpirySeconds: number | undefined;
   /** The connection that left the will: ACL rules and hooks judge the will as that client's publication. */
   client: ClientInfo;

@@ -181,7 +181,7 @@ describe('static ACL rules', () => {
           { topicFilter: 'test/nosubscribe', qos: 1 },
           { topicFilter: 'test/other', qos: 1 },
         ]);
-        // [MQTT-3.9.3-?] one return code per filter, in order; 0x80 is the only 3.1.1 failure code.
+        // [MQTT-3.9.3-1] one return code per filter, in order; 0x80 is the only 3.1.1 failure code.
         assert.deepEqual(suback.reasonCodes, [version === 5 ? ReasonCode.NotAuthorized : 0x80, 1]);
       });
 
@@ -266,7 +266,7 @@ describe('hooks', () => {
           password: Buffer.from('wrong'),
         });
         resources.add(refused);
-        // [MQTT-3.2.2-?] a refusing CONNACK, then the connection closes.
+        // MQTT 5 §3.2.2.2: a refusing CONNACK, then the connection closes.
         assert.equal(connack.reasonCode, ReasonCode.BadUserNameOrPassword);
         await refused.closed();
         // On the wire: 3.1.1 return code 0x04 (the decoder maps it back to 0x86).

@@ -116,7 +116,7 @@ describe('Topic Alias, client to server', () => {
 
   test('an empty topic with an alias never mapped on this connection is answered with DISCONNECT 0x82', async () => {
     const publisher = await raw(5);
-    // [MQTT-3.3.4-?] / 3.3.2.3.4: an unknown alias with a zero-length topic name is a Protocol Error.
+    // MQTT 5 §3.3.2.3.4: an unknown alias with a zero-length topic name is a Protocol Error.
     publisher.publish('', 'x', { properties: { topicAlias: 2 } });
     const disconnect = await publisher.nextDisconnect();
     assert.equal(disconnect.reasonCode, ReasonCode.ProtocolError);
@@ -196,7 +196,7 @@ describe('Maximum Packet Size', () => {
     resources.add(client);
     assert.equal(connack.properties?.maximumPacketSize, 1_024);
     client.publish('big/one', Buffer.alloc(2_000, 1));
-    // [MQTT-3.2.2-?] / 3.1.2.25 a packet above the server's Maximum Packet Size is a 0x95 Packet too large.
+    // MQTT 5 §3.2.2.3.6, §3.1.2.11.4: a packet above the server's Maximum Packet Size is a 0x95 Packet too large.
     assert.equal((await client.nextDisconnect()).reasonCode, ReasonCode.PacketTooLarge);
     await client.closed();
   });

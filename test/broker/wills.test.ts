@@ -156,7 +156,7 @@ describe('wills, MQTT 5 only', () => {
     const topic = freshTopic('disconnect-with-will');
     const watcher = await subscriber(5, topic);
     const client = await connectWithWill(5, will(topic, 'asked for'));
-    // [MQTT-3.14.2-?] 0x04 Disconnect with Will Message: the server publishes the will.
+    // MQTT 5 §3.14.2.1: 0x04 Disconnect with Will Message: the server publishes the will.
     client.send({ type: PacketType.Disconnect, reasonCode: 0x04, properties: undefined });
     const [message] = await watcher.waitForMessages(1, (m) => m.topic === topic);
     assert.equal(message!.payload, 'asked for');
@@ -182,7 +182,7 @@ describe('wills, MQTT 5 only', () => {
     await client.destroy();
     const [message] = await watcher.waitForMessages(1, (m) => m.topic === topic);
     const properties = message!.packet.properties;
-    // [MQTT-3.1.3-?] will properties travel with the will message.
+    // MQTT 5 §3.1.3.2: will properties travel with the will message.
     assert.equal(properties?.contentType, 'application/json');
     assert.equal(properties?.payloadFormatIndicator, true);
     assert.equal(properties?.responseTopic, 'status/reply');

@@ -179,7 +179,7 @@ describe('MQTT over WebSocket framing', () => {
         assert.ok(echoed?.type === PacketType.Publish);
         assert.equal(echoed.payload.toString(), 'bundled');
         assert.equal(echoed.topicName, topicFilter);
-        // [MQTT-4.6.0-?] packets are answered in order: the PINGRESPs come after the SUBACK and PUBACK.
+        // MQTT 5 §4.6: packets are answered in order: the PINGRESPs come after the SUBACK and PUBACK.
         assert.ok(types.indexOf(PacketType.Pingresp) > types.indexOf(PacketType.Puback));
       } finally {
         ws.terminate();
