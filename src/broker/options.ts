@@ -2,10 +2,10 @@
  * What the broker is configured with: limits, static ACL rules, the store, and hooks through which the platform
  * authenticates clients, authorizes topics and sees messages.
  */
-import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Properties, ProtocolVersion, QoS } from '../mqtt/codec/index.js';
 import type { BrokerStore } from '../storage/index.js';
+import type { ConnectionInfo } from '../transport/index.js';
 
 /** Broker limits; the names and defaults are declared in the config schema (`docs/limits.md`). */
 export interface BrokerLimits {
@@ -40,13 +40,8 @@ export interface AclRule {
   clientIds?: string[] | undefined;
 }
 
-/** Where a connection came from. */
-export interface ConnectionInfo {
-  remoteAddress: string;
-  remotePort: number;
-  listener: 'tcp' | 'tls' | 'ws';
-  peerCertificate?: PeerCertificate | undefined;
-}
+/** Where a connection came from: the transport's description, as listeners hand it over. */
+export type { ConnectionInfo };
 
 /** A connected (or connecting) client as hooks see it. */
 export interface ClientInfo {

@@ -5,7 +5,7 @@ import type { PeerCertificate } from 'node:tls';
 /** Which listener a connection arrived on. */
 export type ListenerKind = 'tcp' | 'tls' | 'ws';
 
-/** Where a connection came from; the broker's `ConnectionInfo` has the same shape. */
+/** Where a connection came from; the broker and its hooks see this same type. */
 export interface ConnectionInfo {
   remoteAddress: string;
   remotePort: number;
