@@ -89,7 +89,6 @@ export class Broker implements SessionHost {
   readonly #pendingWills = new Map<string, PendingWill>();
   /** Shared groups by `$share/{name}/{filter}`. */
   readonly #sharedGroups = new Map<string, SharedGroup>();
-  readonly #channels = new Set<Channel>();
   readonly #sys: SysTopicsPublisher;
   readonly #sweeper: DeadlineSweeper;
   /** Reused by every route() call: the trie fills it, the loop reads it. */
@@ -193,7 +192,6 @@ export class Broker implements SessionHost {
     const connection = new Connection(stream, this.limits.maxPacketSizeBytes, this.#sweeper);
     const channel = new Channel(this, connection, info);
     connection.attach(channel);
-    this.#channels.add(channel);
   }
 
   /** Publishes a message from the platform (not from a client), e.g. a server-side RPC or a feed update. */
@@ -232,7 +230,7 @@ export class Broker implements SessionHost {
     this.#sweeper.stop();
     // Commit first: held acknowledgements go out before the DISCONNECT.
     this.persistence.flush();
-    for (const channel of this.#channels) channel.disconnect(ReasonCode.ServerShuttingDown, 'server shutting down');
+    this.#sweeper.disconnectAll(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const pending of this.#pendingWills.values()) clearTimeout(pending.timer);
     this.#pendingWills.clear();
     for (const session of this.#sessions.values()) {
@@ -384,7 +382,6 @@ export class Broker implements SessionHost {
 
   /** A connection ended: publish or schedule its will, detach its session, end or keep the session. */
   channelClosed(channel: Channel, isWillDiscarded: boolean, reasonCode: number): void {
-    this.#channels.delete(channel);
     const session = channel.session;
     if (session === undefined) return;
     if (channel.isCountedAsConnected) {

@@ -23,6 +23,8 @@ export interface ConnectionOwner {
   handleConnectTimeout(): void;
   /** The socket is gone, whatever the reason. Called exactly once. */
   handleClose(): void;
+  /** The server is stopping: say so (v5 DISCONNECT) and close. */
+  disconnect(reasonCode: number, reasonString: string): void;
 }
 
 /** Past this many pending bytes a write goes out at once instead of at the end of the tick. */
@@ -141,6 +143,12 @@ export class Connection implements PacketHandler {
     this.#drainDeadlineMs = Math.min(this.#drainDeadlineMs, Date.now() + this.#sweeper.drainDeadlineMs);
   }
 
+  /** Asks the owner to disconnect the client (server shutdown); with no owner yet, just closes. */
+  disconnect(reasonCode: number, reasonString: string): void {
+    if (this.#owner === undefined) this.destroy();
+    else this.#owner.disconnect(reasonCode, reasonString);
+  }
+
   /** Closes at once, dropping what is pending. */
   destroy(): void {
     if (this.#isClosed) return;
@@ -252,6 +260,11 @@ export class DeadlineSweeper {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** Tells every open connection's owner the server is stopping. */
+  disconnectAll(reasonCode: number, reasonString: string): void {
+    for (const connection of [...this.#connections]) connection.disconnect(reasonCode, reasonString);
   }
 
   #sweep(): void {
