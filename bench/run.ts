@@ -144,7 +144,10 @@ async function main(): Promise<number> {
   for (const note of notes) log(note);
 
   const brokers = await startBrokers(options);
-  const pool = new LoadPool(workerPath, options.loadProcesses);
+  const heldPerProcess = options.only.includes('e')
+    ? Math.ceil(idleConnectionTarget(options).count / options.loadProcesses)
+    : 0;
+  const pool = new LoadPool(workerPath, options.loadProcesses, heldPerProcess);
   const stopAll = async (): Promise<void> => {
     await pool.close();
     await Promise.all(brokers.map((b) => b.stop()));
