@@ -200,12 +200,18 @@ export class Broker implements SessionHost {
     this.#routeAndRetain(built, undefined);
   }
 
-  /** Sends a message to one connected client whether or not it subscribed (replies on the request topic). */
-  sendToClient(clientId: string, message: InboundMessage): boolean {
+  /**
+   * Sends a message to one connected client whether or not it subscribed (replies on the request topic).
+   * `onAcknowledged` runs once the client has it: QoS 0 when written, QoS 1 on PUBACK, QoS 2 on PUBCOMP; not at all
+   * if the connection ends first. Returns false when the client is not connected.
+   */
+  sendToClient(clientId: string, message: InboundMessage, onAcknowledged?: () => void): boolean {
     const session = this.#sessions.get(clientId);
     if (session?.sink === undefined) return false;
     const built = this.#buildMessage(message, '', true);
+    built.onAcknowledged = onAcknowledged;
     session.deliver(built, message.qos, false, undefined);
+    if (message.qos === 0 && onAcknowledged !== undefined) queueMicrotask(onAcknowledged);
     return true;
   }
 
@@ -595,6 +601,7 @@ export class Broker implements SessionHost {
       storedRefs: 0,
       isPayloadOwned: false,
       qos0Heads: undefined,
+      onAcknowledged: undefined,
     };
   }
 
@@ -766,7 +773,8 @@ export class Broker implements SessionHost {
     const inspect = this.#hooks.onMessage;
     if (inspect !== undefined) {
       const verdict = inspect(client, message);
-      if (verdict?.action === 'drop') return;
+      // A consumed will is the platform's (it may store it); a will has no connection left to close.
+      if (verdict !== undefined && verdict.action !== 'route') return;
       if (verdict?.message !== undefined) {
         message = this.#buildMessage(verdict.message, clientId, client.protocolVersion === 5);
         ownPayload(message);
@@ -895,6 +903,7 @@ function messageFromStored(stored: StoredMessage): Message {
     storedRefs: 0,
     isPayloadOwned: true,
     qos0Heads: undefined,
+    onAcknowledged: undefined,
   };
 }
 

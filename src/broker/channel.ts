@@ -19,6 +19,7 @@ import type {
 } from '../mqtt/codec/index.js';
 import type { Broker } from './broker.js';
 import type { Connection, ConnectionOwner } from './connection.js';
+import type { DeferredAck } from './deferred-ack.js';
 import type { CommitWaiter } from './persistence.js';
 import { remainingExpirySeconds } from './message.js';
 import type { Message } from './message.js';
@@ -35,7 +36,11 @@ let assignedIdCounter = 0;
 
 type ChannelState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
-/** An acknowledgement held back until the store commit it depends on ([MQTT-4.6.0-2]: acks keep arrival order). */
+/**
+ * An acknowledgement held back until what it promises is true: the broker store committed the message, or the
+ * platform settled a consumed message (`DeferredAck`). Held acks leave in arrival order ([MQTT-4.6.0-2]): one that is
+ * ready waits for those before it.
+ */
 class HeldAck implements CommitWaiter {
   readonly channel: Channel;
   readonly type:
@@ -45,8 +50,12 @@ class HeldAck implements CommitWaiter {
     | typeof PacketType.Suback
     | typeof PacketType.Unsuback;
   readonly packetId: number;
-  readonly reasonCodes: number[] | number;
+  reasonCodes: number[] | number;
   readonly afterSend: (() => void) | undefined;
+  isReady = false;
+  error: Error | undefined = undefined;
+  /** Set when the platform asked to close the connection instead of acknowledging. */
+  disconnectReason: { reasonCode: number; reasonString: string | undefined } | undefined = undefined;
   constructor(
     channel: Channel,
     type: HeldAck['type'],
@@ -61,7 +70,9 @@ class HeldAck implements CommitWaiter {
     this.afterSend = afterSend;
   }
   onCommitted(error: Error | undefined): void {
-    this.channel.releaseHeldAck(this, error);
+    this.isReady = true;
+    this.error = error;
+    this.channel.releaseHeldAcks();
   }
 }
 
@@ -101,6 +112,8 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
   #heldQos1 = 0;
   /** Held acknowledgements not yet released; while any is held, later acks queue behind it to keep order. */
   #heldAcks = 0;
+  /** The held acks themselves, oldest first (created on first use: most connections never hold one). */
+  #heldAckQueue: HeldAck[] | undefined;
 
   constructor(broker: Broker, connection: Connection, info: ConnectionInfo) {
     this.#broker = broker;
@@ -294,17 +307,27 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     this.#connection.flush();
   }
 
-  releaseHeldAck(ack: HeldAck, error: Error | undefined): void {
-    this.#heldAcks--;
-    if (ack.type === PacketType.Puback) this.#heldQos1--;
-    if (this.#state !== 'connected') return;
-    if (error !== undefined) {
-      // The store refused the write: the client must not believe it durable.
-      this.#close(ReasonCode.UnspecifiedError, 'storage failure');
-      return;
+  /** Sends the held acks that are ready, oldest first, stopping at the first that is not. */
+  releaseHeldAcks(): void {
+    const queue = this.#heldAckQueue;
+    if (queue === undefined) return;
+    while (queue.length > 0 && queue[0]!.isReady) {
+      const ack = queue.shift()!;
+      this.#heldAcks--;
+      if (ack.type === PacketType.Puback) this.#heldQos1--;
+      if (this.#state !== 'connected') continue;
+      if (ack.error !== undefined) {
+        // The store refused the write: the client must not believe it durable.
+        this.#close(ReasonCode.UnspecifiedError, 'storage failure');
+        return;
+      }
+      if (ack.disconnectReason !== undefined) {
+        this.#close(ack.disconnectReason.reasonCode, ack.disconnectReason.reasonString ?? 'message refused');
+        return;
+      }
+      this.#sendAck(ack.type, ack.packetId, ack.reasonCodes);
+      ack.afterSend?.();
     }
-    this.#sendAck(ack.type, ack.packetId, ack.reasonCodes);
-    ack.afterSend?.();
   }
 
   // ---- CONNECT -----------------------------------------------------------------------------------------------
@@ -548,11 +571,26 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     };
     const verdict = broker.inspectMessage(this, inbound);
     if (verdict !== undefined) {
-      if (verdict.action === 'drop') {
-        if (qos > 0) this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success);
-        return;
+      switch (verdict.action) {
+        case 'drop':
+          if (qos > 0) this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success);
+          return;
+        case 'disconnect':
+          this.#close(verdict.reasonCode, verdict.reasonString ?? 'message refused');
+          return;
+        case 'consume':
+          if (qos === 2) {
+            // Exactly once: a resent PUBLISH with this id is not consumed again ([MQTT-4.3.3-9]).
+            this.session!.incomingQos2.add(packetId);
+            if (this.session!.isPersistent) {
+              broker.persistence.push({ op: 'putIncomingQos2', clientId: this.clientId, packetId });
+            }
+          }
+          this.#deferAck(qos, packetId, verdict.ack);
+          return;
+        case 'route':
+          if (verdict.message !== undefined) inbound = verdict.message;
       }
-      if (verdict.message !== undefined) inbound = verdict.message;
     }
     const needsCommit = broker.publishFromClient(this, inbound);
     if (qos === 0) return;
@@ -588,9 +626,42 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
       afterSend?.();
       return;
     }
+    const ack = this.#holdAck(type, packetId, reasonCodes, afterSend);
+    // An ack needing no commit only waits for the ones before it.
+    if (needsCommit) this.#broker.persistence.afterCommit(ack);
+    else ack.isReady = true;
+  }
+
+  #holdAck(
+    type: HeldAck['type'],
+    packetId: number,
+    reasonCodes: number | number[],
+    afterSend: (() => void) | undefined,
+  ): HeldAck {
+    const ack = new HeldAck(this, type, packetId, reasonCodes, afterSend);
     this.#heldAcks++;
     if (type === PacketType.Puback) this.#heldQos1++;
-    this.#broker.persistence.afterCommit(new HeldAck(this, type, packetId, reasonCodes, afterSend));
+    (this.#heldAckQueue ??= []).push(ack);
+    return ack;
+  }
+
+  /** A message the platform consumed: its PUBACK/PUBREC waits until the platform settles `deferred`. */
+  #deferAck(qos: QoS, packetId: number, deferred: DeferredAck): void {
+    const ack =
+      qos === 0 ? undefined : this.#holdAck(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, 0, undefined);
+    deferred.onSettled((outcome) => {
+      if (outcome.kind === 'disconnect') {
+        if (ack === undefined) {
+          if (this.#state === 'connected') this.#close(outcome.reasonCode, outcome.reasonString ?? 'message refused');
+          return;
+        }
+        ack.disconnectReason = { reasonCode: outcome.reasonCode, reasonString: outcome.reasonString };
+      } else if (ack !== undefined) {
+        // 3.1.1 has no refusal: the message is acknowledged and dropped.
+        ack.reasonCodes = this.protocolVersion === 5 ? outcome.reasonCode : ReasonCode.Success;
+      }
+      if (ack !== undefined) ack.onCommitted(undefined);
+    });
   }
 
   #sendAck(type: HeldAck['type'], packetId: number, reasonCodes: number | number[]): void {

@@ -26,6 +26,11 @@ export interface Message {
    * 2]): index 0 = 3.1.1, 1 = v5; retain flag clear. Filled lazily during fan-out.
    */
   qos0Heads: [Buffer | undefined, Buffer | undefined] | undefined;
+  /**
+   * For a message the platform sent to one client (`Broker.sendToClient`): called once the client has it (QoS 0:
+   * written; QoS 1: PUBACK; QoS 2: PUBCOMP). RPC delivery states hang on this.
+   */
+  onAcknowledged: (() => void) | undefined;
 }
 
 /** One message on its way to one session: queued, or sent and awaiting acknowledgement. */

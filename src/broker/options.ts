@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Properties, ProtocolVersion, QoS } from '../mqtt/codec/index.js';
 import type { BrokerStore } from '../storage/index.js';
 import type { ConnectionInfo } from '../transport/index.js';
+import type { DeferredAck } from './deferred-ack.js';
 
 /** Broker limits; the names and defaults are declared in the config schema (`docs/limits.md`). */
 export interface BrokerLimits {
@@ -77,11 +78,16 @@ export interface InboundMessage {
 }
 
 /**
- * What the message hook decides: route the message (optionally transformed), or drop it (with a v5 reason code for
- * the PUBACK/PUBREC, e.g. 0x99 Payload format invalid). Answers are sent with `Broker.sendToClient`.
+ * What the message hook decides: route the message (optionally transformed); drop it (with a v5 reason code for the
+ * PUBACK/PUBREC, e.g. 0x99 Payload format invalid); consume it (not routed; the PUBACK/PUBREC waits until the hook's
+ * owner settles `ack`, e.g. after a commit); or close the connection (v5 DISCONNECT with the code). Answers are sent
+ * with `Broker.sendToClient`.
  */
 export type MessageVerdict =
-  { action: 'route'; message?: InboundMessage } | { action: 'drop'; reasonCode?: number; reasonString?: string };
+  | { action: 'route'; message?: InboundMessage }
+  | { action: 'drop'; reasonCode?: number; reasonString?: string }
+  | { action: 'consume'; ack: DeferredAck }
+  | { action: 'disconnect'; reasonCode: number; reasonString?: string };
 
 /** Hooks for the platform; every hook is optional and the default allows. */
 export interface BrokerHooks {

@@ -215,6 +215,7 @@ export class Session {
     if (expectedState === 'sent' && delivery.qos !== 1) return false;
     this.inflight.delete(packetId);
     this.#forget(delivery);
+    delivery.message.onAcknowledged?.();
     return true;
   }
 

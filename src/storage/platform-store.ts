@@ -1,0 +1,248 @@
+/**
+ * What the device platform persists, and the one interface both platform stores implement: SQLite (embedded default)
+ * and PostgreSQL (`database.url`). The same contract suite (test/storage/platform-store-contract.ts) runs against
+ * both. Every method is async because PostgreSQL is; the SQLite store answers synchronously inside the promise.
+ *
+ * Writes of device data (telemetry, attributes, events) go through `write(batch)`: one transaction per batch, so the
+ * platform can group a whole event-loop turn of messages into one commit and acknowledge QoS 1 only after it
+ * returned. Entity writes (devices, users, ...) are single statements.
+ */
+import type {
+  ApiKey,
+  Attribute,
+  AttributeScope,
+  DataValue,
+  Device,
+  DeviceCredentials,
+  DeviceEvent,
+  DeviceProfile,
+  DeviceSystem,
+  JsonValue,
+  Organization,
+  Role,
+  Rpc,
+  RpcStatus,
+  TelemetryPoint,
+  User,
+  Zone,
+} from '../platform/model.js';
+
+/** A unique constraint was violated (a duplicate device name in an organization, a taken access token...). */
+export class DuplicateError extends Error {
+  readonly code = 'DUPLICATE';
+  /** What was duplicated, e.g. 'device name', 'access token', 'username'. */
+  readonly what: string;
+  constructor(what: string, options?: ErrorOptions) {
+    super(`${what} already exists`, options);
+    this.name = 'DuplicateError';
+    this.what = what;
+  }
+}
+
+/**
+ * A write named devices that do not exist (never created, or deleted while their data was in flight). Nothing of the
+ * batch was stored; `deviceIds` lists every unknown device so the caller can drop their data and write the rest.
+ */
+export class UnknownDeviceError extends Error {
+  readonly code = 'UNKNOWN_DEVICE';
+  readonly deviceIds: string[];
+  constructor(deviceIds: string[]) {
+    super(`unknown device${deviceIds.length === 1 ? '' : 's'}: ${deviceIds.join(', ')}`);
+    this.name = 'UnknownDeviceError';
+    this.deviceIds = deviceIds;
+  }
+}
+
+/**
+ * One transaction of device data. Any list may be empty. Telemetry is keyed by (device, key, ts): a point written
+ * again at the same ts replaces the value. Attribute sets are applied before attribute deletes. An event is filed under
+ * its device's organization (its `orgId` is taken from the device).
+ */
+export interface DataBatch {
+  telemetry: { deviceId: string; points: TelemetryPoint[] }[];
+  attributes: { deviceId: string; scope: AttributeScope; key: string; value: DataValue; ts: number }[];
+  attributeDeletes: { deviceId: string; scope: AttributeScope; keys: string[] }[];
+  events: DeviceEvent[];
+}
+
+export type SortOrder = 'ASC' | 'DESC';
+export type Aggregation = 'AVG' | 'MIN' | 'MAX' | 'SUM' | 'COUNT';
+
+export interface TelemetryRangeQuery {
+  deviceId: string;
+  keys: string[];
+  /** Inclusive. */
+  startTs: number;
+  /** Exclusive. */
+  endTs: number;
+  /** Per key. */
+  limit: number;
+  order: SortOrder;
+}
+
+export interface TelemetryAggregateQuery {
+  deviceId: string;
+  keys: string[];
+  startTs: number;
+  endTs: number;
+  /** Bucket width; buckets start at `startTs + k * intervalMs`. */
+  intervalMs: number;
+  agg: Aggregation;
+}
+
+/**
+ * One bucket of an aggregate; `ts` is the bucket's start. Only numeric values (and booleans as 0/1) are aggregated;
+ * COUNT counts every value. Buckets without values are absent.
+ */
+export interface AggregatePoint {
+  ts: number;
+  value: number;
+}
+
+export interface EventQuery {
+  deviceIds: string[];
+  stream?: string | undefined;
+  /** Inclusive. */
+  since?: number | undefined;
+  /** Exclusive. */
+  until?: number | undefined;
+  limit: number;
+  offset?: number | undefined;
+  order: SortOrder;
+}
+
+/** A device with everything needed to let it in; what the credential look-ups return. */
+export interface DeviceWithCredentials {
+  device: Device;
+  credentials: DeviceCredentials;
+}
+
+/** Fields settable on create; ids and `createdAt` are assigned by the caller (the platform service). */
+export type NewDevice = Device & { credentials: DeviceCredentials };
+export type DevicePatch = Partial<Pick<Device, 'name' | 'profileId' | 'zoneId' | 'systemId' | 'index' | 'isGateway'>>;
+
+export interface StoredUser extends User {
+  /** scrypt hash in the platform's format (see src/auth); never leaves the server. */
+  passwordHash: string;
+}
+
+export interface StoredApiKey extends ApiKey {
+  /** SHA-256 (hex) of the whole key. */
+  keyHash: string;
+}
+
+export interface RpcPatch {
+  status?: RpcStatus;
+  response?: JsonValue;
+  retries?: number;
+  updatedAt: number;
+}
+
+export interface PlatformStore {
+  readonly kind: 'sqlite' | 'postgres';
+
+  // ---- organizations and the spatial model -------------------------------------------------------------------
+  createOrganization(org: Organization): Promise<void>;
+  getOrganization(id: string): Promise<Organization | undefined>;
+  listOrganizations(): Promise<Organization[]>;
+  updateOrganization(id: string, patch: Partial<Pick<Organization, 'name' | 'retentionDays'>>): Promise<boolean>;
+  /** Deletes the organization and everything in it. */
+  deleteOrganization(id: string): Promise<boolean>;
+
+  createZone(zone: Zone): Promise<void>;
+  getZone(id: string): Promise<Zone | undefined>;
+  listZones(orgId: string): Promise<Zone[]>;
+  updateZone(id: string, patch: Partial<Pick<Zone, 'name' | 'kind' | 'parentId'>>): Promise<boolean>;
+  deleteZone(id: string): Promise<boolean>;
+
+  createSystem(system: DeviceSystem): Promise<void>;
+  getSystem(id: string): Promise<DeviceSystem | undefined>;
+  listSystems(orgId: string): Promise<DeviceSystem[]>;
+  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneId'>>): Promise<boolean>;
+  deleteSystem(id: string): Promise<boolean>;
+
+  /** Throws DuplicateError('profile name') or DuplicateError('provision key'). */
+  createProfile(profile: DeviceProfile): Promise<void>;
+  getProfile(id: string): Promise<DeviceProfile | undefined>;
+  getProfileByName(orgId: string, name: string): Promise<DeviceProfile | undefined>;
+  getProfileByProvisionKey(key: string): Promise<DeviceProfile | undefined>;
+  listProfiles(orgId: string): Promise<DeviceProfile[]>;
+  updateProfile(id: string, patch: Partial<Omit<DeviceProfile, 'id' | 'orgId' | 'createdAt'>>): Promise<boolean>;
+  deleteProfile(id: string): Promise<boolean>;
+
+  // ---- devices and their credentials -------------------------------------------------------------------------
+  /** Throws DuplicateError('device name') or DuplicateError('credentials'). */
+  createDevice(device: NewDevice): Promise<void>;
+  getDevice(id: string): Promise<Device | undefined>;
+  getDeviceByName(orgId: string, name: string): Promise<Device | undefined>;
+  /** Device names are unique per organization; claiming looks a device up by name across the server. */
+  findDevicesByName(name: string): Promise<Device[]>;
+  listDevices(orgId: string, options?: { limit?: number; offset?: number; gatewayId?: string }): Promise<Device[]>;
+  /** Moves a device between organizations (claiming) or renames, re-profiles, places it. */
+  updateDevice(id: string, patch: DevicePatch & { orgId?: string }): Promise<boolean>;
+  /** Deletes the device with its credentials, telemetry, attributes, RPCs and events. */
+  deleteDevice(id: string): Promise<boolean>;
+  getCredentials(deviceId: string): Promise<DeviceCredentials | undefined>;
+  /** Replaces the device's credentials. Throws DuplicateError('credentials'). */
+  setCredentials(deviceId: string, credentials: DeviceCredentials): Promise<void>;
+  findByAccessToken(token: string): Promise<DeviceWithCredentials | undefined>;
+  /**
+   * MQTT basic credentials keyed as ThingsBoard does: (clientId, username) pair, or clientId alone (username null),
+   * or username alone (clientId null). The caller checks the password.
+   */
+  findByBasicCredentials(clientId: string | null, username: string | null): Promise<DeviceWithCredentials | undefined>;
+  findByCertificateHash(hash: string): Promise<DeviceWithCredentials | undefined>;
+
+  // ---- users and API keys ------------------------------------------------------------------------------------
+  /** Usernames are unique across the server (login names). Throws DuplicateError('username'). */
+  createUser(user: StoredUser): Promise<void>;
+  getUser(id: string): Promise<StoredUser | undefined>;
+  getUserByUsername(username: string): Promise<StoredUser | undefined>;
+  listUsers(orgId: string): Promise<StoredUser[]>;
+  updateUser(id: string, patch: Partial<Pick<StoredUser, 'role' | 'passwordHash'>>): Promise<boolean>;
+  deleteUser(id: string): Promise<boolean>;
+  countUsers(): Promise<number>;
+
+  createApiKey(key: StoredApiKey): Promise<void>;
+  getApiKeyByHash(keyHash: string): Promise<StoredApiKey | undefined>;
+  listApiKeys(orgId: string): Promise<StoredApiKey[]>;
+  deleteApiKey(id: string): Promise<boolean>;
+
+  // ---- device data -------------------------------------------------------------------------------------------
+  /**
+   * Applies the batch in one transaction; on failure nothing of it is stored. Throws UnknownDeviceError when the
+   * batch names a device that does not exist, DuplicateError('event id') for an event id already stored.
+   */
+  write(batch: DataBatch): Promise<void>;
+  /** The newest point per key (all keys when `keys` is undefined). */
+  latestTelemetry(deviceId: string, keys?: string[]): Promise<TelemetryPoint[]>;
+  /** Keys the device ever reported. */
+  telemetryKeys(deviceId: string): Promise<string[]>;
+  telemetryRange(query: TelemetryRangeQuery): Promise<Map<string, { ts: number; value: DataValue }[]>>;
+  /** Computed in the database. */
+  telemetryAggregate(query: TelemetryAggregateQuery): Promise<Map<string, AggregatePoint[]>>;
+
+  /** All attributes of a scope, or only `keys`. */
+  getAttributes(deviceId: string, scope: AttributeScope, keys?: string[]): Promise<Attribute[]>;
+
+  queryEvents(query: EventQuery): Promise<DeviceEvent[]>;
+
+  // ---- RPC ---------------------------------------------------------------------------------------------------
+  putRpc(rpc: Rpc): Promise<void>;
+  getRpc(id: string): Promise<Rpc | undefined>;
+  /** A device's RPCs in the given states, oldest first (the queue a reconnecting device is sent). */
+  listRpcs(deviceId: string, statuses: RpcStatus[]): Promise<Rpc[]>;
+  updateRpc(id: string, patch: RpcPatch): Promise<boolean>;
+
+  // ---- housekeeping ------------------------------------------------------------------------------------------
+  /**
+   * Deletes at most `limit` telemetry points and events of the organization older than `beforeTs` (and events past
+   * their own `expiresAt`: `expiresAt < nowMs`, default `Date.now()`); returns how many were deleted, so
+   * retention can run in small steps between ingestion. Latest values are kept.
+   */
+  deleteExpired(orgId: string, beforeTs: number, limit: number, nowMs?: number): Promise<number>;
+
+  close(): Promise<void>;
+}
+
+export type { Role };
