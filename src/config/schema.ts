@@ -166,6 +166,53 @@ export const StorageSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const DatabaseSection = Type.Object(
+  {
+    url: Type.Optional(
+      Type.String({
+        pattern: '^postgres(ql)?://',
+        description:
+          'PostgreSQL URL (`postgres://user@host:5432/db`) for the platform store (devices, telemetry, attributes, RPC); ' +
+          'migrations run at start. Unset: embedded SQLite in `<dataDir>/platform.db`.',
+      }),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const PlatformSection = Type.Object(
+  {
+    zoneHierarchy: Type.Array(Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_-]*$' }), {
+      minItems: 1,
+      maxItems: 8,
+      default: ['building', 'level', 'area'],
+      description: 'Zone kinds from the top of the spatial hierarchy down (JSON array in the environment variable).',
+    }),
+    maxPendingWrites: Type.Integer({
+      minimum: 1_000,
+      maximum: 100_000_000,
+      default: 200_000,
+      description:
+        'Device data items (telemetry points, attributes, events) waiting for a store commit; beyond it new writes ' +
+        'are refused (MQTT 5 PUBACK 0x97, HTTP 503) until the store catches up.',
+    }),
+    jwtLifetimeSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 31_536_000,
+      default: 3_600,
+      description: 'Lifetime of the JWTs `POST /api/auth/login` issues.',
+    }),
+    retentionIntervalSeconds: Type.Integer({
+      minimum: 1,
+      maximum: 86_400,
+      default: 60,
+      description:
+        'How often expired telemetry and events (per organization retention, event ttl) are deleted, in small steps.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AclRule = Type.Object(
   {
     action: Type.Union([Type.Literal('publish'), Type.Literal('subscribe'), Type.Literal('all')]),
@@ -201,10 +248,19 @@ export const ConfigSchema = Type.Object(
       ],
       { default: 'info', description: 'pino log level; JSON logs go to stdout.' },
     ),
+    adminPassword: Type.Optional(
+      Type.String({
+        minLength: 8,
+        description:
+          'Password of the `admin` user created on first start with an empty store; unset: one is generated and printed once.',
+      }),
+    ),
     mqtt: MqttSection,
     tls: TlsSection,
     http: HttpSection,
     storage: StorageSection,
+    database: DatabaseSection,
+    platform: PlatformSection,
     acl: Type.Array(AclRule, {
       default: [],
       description:
