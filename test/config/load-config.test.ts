@@ -57,6 +57,13 @@ describe('defaults', () => {
       tls: { port: 8883, requestCert: false },
       http: { port: 8080 },
       storage: { kind: 'sqlite', synchronous: 'normal' },
+      database: {},
+      platform: {
+        zoneHierarchy: ['building', 'level', 'area'],
+        maxPendingWrites: 200_000,
+        jwtLifetimeSeconds: 3_600,
+        retentionIntervalSeconds: 60,
+      },
       acl: [],
     } satisfies Config);
   });
