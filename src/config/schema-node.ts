@@ -4,6 +4,7 @@ export interface SchemaNode {
   minimum?: number;
   maximum?: number;
   minLength?: number;
+  pattern?: string;
   const?: unknown;
   anyOf?: SchemaNode[];
   properties?: Record<string, SchemaNode>;
@@ -33,8 +34,15 @@ export function describeSchema(node: SchemaNode): string {
       return 'a number';
     case 'boolean':
       return 'true or false';
-    case 'string':
-      return node.minLength !== undefined && node.minLength > 0 ? 'a non-empty string' : 'a string';
+    case 'string': {
+      const length =
+        node.minLength === undefined || node.minLength === 0
+          ? 'a string'
+          : node.minLength === 1
+            ? 'a non-empty string'
+            : `a string of at least ${String(node.minLength)} characters`;
+      return node.pattern === undefined ? length : `${length} matching /${node.pattern}/`;
+    }
     case 'array':
       return 'an array';
     case 'object':

@@ -156,6 +156,22 @@ describe('environment variables', () => {
           raw = 'full';
           value = 'full';
           break;
+        case 'adminPassword':
+          raw = 'correct horse battery';
+          value = raw;
+          break;
+        case 'database.url':
+          raw = 'postgres://switchboard@db.example:5432/switchboard';
+          value = raw;
+          break;
+        case 'platform.zoneHierarchy':
+          raw = '["region","building","level","area"]';
+          value = ['region', 'building', 'level', 'area'];
+          break;
+        case 'platform.maxPendingWrites':
+          raw = '5000';
+          value = 5_000;
+          break;
         case 'host':
         case 'dataDir':
         case 'tls.cert':
