@@ -3,17 +3,14 @@
  * (authenticate, authorizePublish, authorizeSubscribe, onMessage, lifecycle events).
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { Broker } from '../../src/broker/index.js';
-import type { BrokerHooks, ClientInfo } from '../../src/broker/index.js';
-import { parseConfig, type Config } from '../../src/config/index.js';
+import type { ClientInfo } from '../../src/broker/index.js';
 import { PacketType, ReasonCode } from '../../src/mqtt/codec/index.js';
 import type { AckPacket } from '../../src/mqtt/codec/index.js';
-import { createLogger } from '../../src/observability/index.js';
-import { MemoryBrokerStore } from '../../src/storage/index.js';
 import { connectClient, PROTOCOL_VERSIONS, Resources, waitFor } from '../helpers/mqtt-js.js';
 import { WireClient } from '../helpers/raw-client.js';
+import { startHookedBroker } from '../helpers/hooked-broker.js';
 import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
 
 const resources = new Resources();
@@ -34,44 +31,6 @@ async function wire(
   const { client, connack } = await WireClient.connect(port, version, options);
   assert.equal(connack.reasonCode, 0);
   return resources.add(client);
-}
-
-/**
- * A broker built directly with hooks (the server assembly takes none) behind a plain TCP server: the same
- * `handleConnection` path the listeners use.
- */
-async function startHookedBroker(
-  hooks: BrokerHooks,
-  overrides: Partial<Config['mqtt']> = {},
-): Promise<{ port: number; broker: Broker; close(): Promise<void> }> {
-  const config = parseConfig({ logLevel: 'silent', mqtt: { port: 0, ...overrides } });
-  const broker = new Broker({
-    limits: config.mqtt,
-    acl: [],
-    allowAnonymous: true,
-    store: new MemoryBrokerStore(),
-    logger: createLogger('silent'),
-    hooks,
-  });
-  broker.start();
-  const tcp: Server = createServer((socket) => {
-    broker.handleConnection(socket, {
-      remoteAddress: socket.remoteAddress ?? '',
-      remotePort: socket.remotePort ?? 0,
-      listener: 'tcp',
-    });
-  });
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  const address = tcp.address();
-  assert.ok(address !== null && typeof address === 'object');
-  return {
-    port: address.port,
-    broker,
-    close: async () => {
-      tcp.close();
-      await broker.close();
-    },
-  };
 }
 
 describe('$SYS topics', () => {
