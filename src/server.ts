@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
+import { Platform } from './platform/platform.js';
+import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
+import { SqlitePlatformStore, type PlatformStore } from './storage/platform/index.js';
 import {
   basicRequestListener,
   TcpListener,
@@ -25,7 +28,12 @@ export interface RunningServer {
   /** Every listener's bound address, for start-up messages. */
   addresses: { mqtt: BoundAddress; mqtts: BoundAddress | undefined; http: BoundAddress };
   broker: Broker;
-  /** Stops accepting on every listener, closes the broker (clients get 0x8B, the store is flushed), then the servers. */
+  /** Devices, their data, RPC and the state-change bus. */
+  platform: Platform;
+  /**
+   * Stops accepting on every listener, closes the broker (clients get 0x8B, the store is flushed), waits for pending
+   * device data to commit and closes the platform store, then the servers.
+   */
   close(): Promise<void>;
 }
 
@@ -38,6 +46,14 @@ export async function startServer(
   logger: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
   const tlsFiles = readTlsFiles(config.tls);
+  const platformStore = await openPlatformStore(config);
+  const platform = new Platform({
+    store: platformStore,
+    logger,
+    maxPendingWrites: config.platform.maxPendingWrites,
+    zoneHierarchy: config.platform.zoneHierarchy,
+  });
+  const retention = new RetentionSweeper(platformStore, logger, config.platform.retentionIntervalSeconds * 1000);
   const store = openStore(config);
   const broker = new Broker({
     limits: config.mqtt,
@@ -75,15 +91,20 @@ export async function startServer(
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
+    await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
   }
+  retention.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       for (const listener of listeners) listener.stopAccepting();
+      await retention.stop();
       await broker.close();
+      // After the broker: nothing posts device data any more, and what was posted is committed before the store closes.
+      await platform.close();
       await Promise.all(listeners.map((listener) => listener.close()));
     })();
     return closing;
@@ -95,8 +116,15 @@ export async function startServer(
     httpPort: addresses.http.port,
     addresses,
     broker,
+    platform,
     close,
   };
+}
+
+/** PostgreSQL when `database.url` is set, else SQLite in `<dataDir>/platform.db`. */
+async function openPlatformStore(config: Config): Promise<PlatformStore> {
+  mkdirSync(config.dataDir, { recursive: true });
+  return SqlitePlatformStore.open(join(config.dataDir, 'platform.db'), { synchronous: config.storage.synchronous });
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {
