@@ -146,7 +146,8 @@ export class RpcService {
       const delivered = rpc.status === 'SENT' || rpc.status === 'DELIVERED';
       this.#finish(waiting, rpc.isPersistent && !delivered ? 'EXPIRED' : 'TIMEOUT', undefined, 'timeout');
     }, delay);
-    waiting.expiryTimer.unref();
+    // A lightweight call has a caller waiting on it; a stored one (possibly days away) must not hold the process.
+    if (rpc.isPersistent) waiting.expiryTimer.unref();
     return waiting;
   }
 
@@ -163,7 +164,6 @@ export class RpcService {
         waiting.deliveryTimer = undefined;
         this.#deliveryTimedOut(waiting);
       }, this.#limits.deliveryTimeoutMs);
-      waiting.deliveryTimer.unref();
     }
     return true;
   }
