@@ -15,6 +15,7 @@ import type { AttributeUpdate, DeviceLink } from '../../src/platform/device-link
 import type { Device, Rpc, StateChange } from '../../src/platform/model.js';
 import { Platform } from '../../src/platform/platform.js';
 import type { RpcLimits } from '../../src/platform/rpc.js';
+import { RetentionSweeper } from '../../src/platform/retention.js';
 import { SqlitePlatformStore } from '../../src/storage/platform/index.js';
 
 /** Short enough for tests; the production defaults are ThingsBoard's (seconds). */
@@ -236,5 +237,39 @@ describe('server-side RPC', () => {
     );
     assert.equal(link.rpcs.length, 3, 'the first send and two retries');
     assert.equal((await platform.rpc.get(outcome.rpc.id))?.retries, 2);
+  });
+});
+
+describe('retention', () => {
+  test('telemetry past an organization’s retention is deleted; newer data and other organizations are kept', async () => {
+    const now = Date.now();
+    const old = now - 2 * 86_400_000;
+    const shortLived = await platform.entities.createOrganization({ name: 'Short', retentionDays: 1 });
+    const expiring = (await platform.entities.createDevice(shortLived.id, { name: 'Sensor S' })).device;
+    for (const target of [expiring, device]) {
+      await platform.committed((done) => {
+        platform.postTelemetry(
+          target,
+          [
+            { key: 'rh', ts: old, value: 40 },
+            { key: 'rh', ts: now, value: 41 },
+          ],
+          done,
+        );
+      });
+    }
+    const sweeper = new RetentionSweeper(platform.store, createLogger('silent'), 60_000);
+    assert.equal(await sweeper.sweep(now), 1);
+    const range = (deviceId: string) =>
+      platform.store.telemetryRange({ deviceId, keys: ['rh'], startTs: 0, endTs: now + 1, limit: 10, order: 'ASC' });
+    assert.deepEqual(
+      (await range(expiring.id)).get('rh')?.map((p) => p.value),
+      [41],
+    );
+    assert.deepEqual(
+      (await range(device.id)).get('rh')?.map((p) => p.value),
+      [40, 41],
+      'an organization without retention keeps everything',
+    );
   });
 });
