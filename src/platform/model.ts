@@ -50,6 +50,14 @@ export interface ProvisioningSettings {
   secret: string;
   /** X509_CERTIFICATE_CHAIN: regex whose first group extracts the device name from the certificate CN. */
   certificateRegex?: string | undefined;
+  /**
+   * X509_CERTIFICATE_CHAIN: the CA certificate (PEM) that issues the devices' certificates. The profile's `key` is
+   * then `x509ChainProvisionKey(caCertificatePem)` (src/dialects/thingsboard/provision-x509.ts), so a connecting
+   * certificate finds its profile through its issuer.
+   */
+  caCertificatePem?: string | undefined;
+  /** X509_CERTIFICATE_CHAIN: create a device when the certificate's CN names none yet (default true). */
+  allowCreateNewDevicesByX509Certificate?: boolean | undefined;
 }
 
 /** proto3 sources per message kind (ThingsBoard device profiles with payload type PROTOBUF). */
