@@ -6,7 +6,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DeviceWithCredentials, PlatformStore } from '../storage/platform-store.js';
 import { DuplicateError } from '../storage/platform-store.js';
-import type { Device, DeviceCredentials, DeviceProfile, Organization } from './model.js';
+import type {
+  ApiKey,
+  Device,
+  DeviceCredentials,
+  DeviceProfile,
+  DeviceSystem,
+  Organization,
+  Role,
+  User,
+  Zone,
+} from './model.js';
 
 export interface EntityServiceOptions {
   zoneHierarchy: readonly string[];
@@ -36,6 +46,50 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
   }
 }
+
+/** A request names a value the model does not allow (a zone kind outside the hierarchy, a zone as its own parent...). */
+export class InvalidEntityError extends Error {
+  readonly code = 'INVALID_ENTITY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidEntityError';
+  }
+}
+
+/** The entity cannot be deleted or changed that way while others depend on it (a profile devices use...). */
+export class InUseError extends Error {
+  readonly code = 'IN_USE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InUseError';
+  }
+}
+
+export interface NewZoneInput {
+  name: string;
+  kind: string;
+  parentId?: string | null | undefined;
+}
+
+export interface NewSystemInput {
+  name: string;
+  zoneId?: string | null | undefined;
+}
+
+export type ProfileInput = Partial<Omit<DeviceProfile, 'id' | 'orgId' | 'createdAt'>>;
+
+export interface DeviceUpdateInput {
+  name?: string | undefined;
+  profileId?: string | undefined;
+  profileName?: string | undefined;
+  zoneId?: string | null | undefined;
+  systemId?: string | null | undefined;
+  index?: number | null | undefined;
+  isGateway?: boolean | undefined;
+}
+
+/** Devices are scanned in pages of this size when a delete must know whether any device still refers to an entity. */
+const DEVICE_SCAN_PAGE = 1000;
 
 const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -124,6 +178,8 @@ export class EntityService {
   /** Creates a device; throws DuplicateError for a taken name or credentials, NotFoundError for a bad profile. */
   async createDevice(orgId: string, input: NewDeviceInput): Promise<DeviceWithCredentials> {
     const profile = await this.#resolveProfile(orgId, input);
+    await this.#checkPlacement(orgId, input.zoneId, input.systemId);
+    if (input.credentials !== undefined) checkCredentials(input.credentials);
     const device: Device = {
       id: randomUUID(),
       orgId,
@@ -143,4 +199,336 @@ export class EntityService {
     await this.store.createDevice({ ...device, credentials });
     return { device, credentials };
   }
+
+  // ---- organizations ---------------------------------------------------------------------------------------
+
+  updateOrganization(id: string, patch: { name?: string; retentionDays?: number | null }): Promise<boolean> {
+    return this.store.updateOrganization(id, definedOnly(patch));
+  }
+
+  deleteOrganization(id: string): Promise<boolean> {
+    return this.store.deleteOrganization(id);
+  }
+
+  // ---- zones ---------------------------------------------------------------------------------------------------
+  // Every `get…(orgId, id)` answers undefined for an entity of another organization, so callers cannot tell it
+  // from one that does not exist.
+
+  async getZone(orgId: string, id: string): Promise<Zone | undefined> {
+    const zone = await this.store.getZone(id);
+    return zone?.orgId === orgId ? zone : undefined;
+  }
+
+  /** Creates a zone; its kind must be a level of the hierarchy, below its parent's. */
+  async createZone(orgId: string, input: NewZoneInput): Promise<Zone> {
+    const zone: Zone = {
+      id: randomUUID(),
+      orgId,
+      name: input.name,
+      kind: input.kind,
+      parentId: input.parentId ?? null,
+      createdAt: Date.now(),
+    };
+    await this.#checkZone(zone);
+    await this.store.createZone(zone);
+    return zone;
+  }
+
+  async updateZone(orgId: string, id: string, patch: Partial<NewZoneInput>): Promise<Zone | undefined> {
+    const zone = await this.getZone(orgId, id);
+    if (zone === undefined) return undefined;
+    const next: Zone = {
+      ...zone,
+      name: patch.name ?? zone.name,
+      kind: patch.kind ?? zone.kind,
+      parentId: patch.parentId === undefined ? zone.parentId : patch.parentId,
+    };
+    await this.#checkZone(next);
+    await this.store.updateZone(id, { name: next.name, kind: next.kind, parentId: next.parentId });
+    return next;
+  }
+
+  /** Refuses (InUseError) while zones, systems or devices are placed in the zone. */
+  async deleteZone(orgId: string, id: string): Promise<boolean> {
+    if ((await this.getZone(orgId, id)) === undefined) return false;
+    if ((await this.store.listZones(orgId)).some((z) => z.parentId === id)) throw new InUseError('the zone has zones');
+    if ((await this.store.listSystems(orgId)).some((s) => s.zoneId === id))
+      throw new InUseError('the zone has systems');
+    if (await this.#anyDevice(orgId, (d) => d.zoneId === id)) throw new InUseError('devices are placed in the zone');
+    return this.store.deleteZone(id);
+  }
+
+  async #checkZone(zone: Zone): Promise<void> {
+    const level = this.zoneHierarchy.indexOf(zone.kind);
+    if (level < 0) {
+      throw new InvalidEntityError(`zone kind must be one of ${this.zoneHierarchy.join(', ')}`);
+    }
+    if (zone.parentId === null) return;
+    const parent = await this.getZone(zone.orgId, zone.parentId);
+    if (parent === undefined) throw new NotFoundError('parent zone');
+    if (this.zoneHierarchy.indexOf(parent.kind) >= level) {
+      throw new InvalidEntityError(`a ${zone.kind} cannot be inside a ${parent.kind}`);
+    }
+    // Kinds strictly descend along the chain, so no cycle can form: a zone can never be its own ancestor.
+  }
+
+  // ---- systems -----------------------------------------------------------------------------------------------
+
+  async getSystem(orgId: string, id: string): Promise<DeviceSystem | undefined> {
+    const system = await this.store.getSystem(id);
+    return system?.orgId === orgId ? system : undefined;
+  }
+
+  async createSystem(orgId: string, input: NewSystemInput): Promise<DeviceSystem> {
+    const system: DeviceSystem = {
+      id: randomUUID(),
+      orgId,
+      name: input.name,
+      zoneId: input.zoneId ?? null,
+      createdAt: Date.now(),
+    };
+    await this.#checkPlacement(orgId, system.zoneId, undefined);
+    await this.store.createSystem(system);
+    return system;
+  }
+
+  async updateSystem(orgId: string, id: string, patch: Partial<NewSystemInput>): Promise<DeviceSystem | undefined> {
+    const system = await this.getSystem(orgId, id);
+    if (system === undefined) return undefined;
+    const next: DeviceSystem = {
+      ...system,
+      name: patch.name ?? system.name,
+      zoneId: patch.zoneId === undefined ? system.zoneId : patch.zoneId,
+    };
+    await this.#checkPlacement(orgId, next.zoneId, undefined);
+    await this.store.updateSystem(id, { name: next.name, zoneId: next.zoneId });
+    return next;
+  }
+
+  /** Refuses (InUseError) while devices are in the system. */
+  async deleteSystem(orgId: string, id: string): Promise<boolean> {
+    if ((await this.getSystem(orgId, id)) === undefined) return false;
+    if (await this.#anyDevice(orgId, (d) => d.systemId === id)) throw new InUseError('devices are in the system');
+    return this.store.deleteSystem(id);
+  }
+
+  // ---- profiles ----------------------------------------------------------------------------------------------
+
+  async getProfile(orgId: string, id: string): Promise<DeviceProfile | undefined> {
+    const profile = await this.store.getProfile(id);
+    return profile?.orgId === orgId ? profile : undefined;
+  }
+
+  /** Creates a profile; one made default takes that role from the previous default. */
+  async createProfileChecked(orgId: string, input: ProfileInput & { name: string }): Promise<DeviceProfile> {
+    const previous = input.isDefault === true ? await this.defaultProfile(orgId) : undefined;
+    const profile = await this.createProfile(orgId, input);
+    if (previous !== undefined) await this.store.updateProfile(previous.id, { isDefault: false });
+    return profile;
+  }
+
+  async updateProfile(orgId: string, id: string, patch: ProfileInput): Promise<DeviceProfile | undefined> {
+    const profile = await this.getProfile(orgId, id);
+    if (profile === undefined) return undefined;
+    if (patch.isDefault === false && profile.isDefault) {
+      throw new InvalidEntityError('make another profile the default instead');
+    }
+    const changes = definedOnly(patch);
+    if (patch.isDefault === true && !profile.isDefault) {
+      const previous = await this.defaultProfile(orgId);
+      await this.store.updateProfile(id, changes);
+      if (previous.id !== id) await this.store.updateProfile(previous.id, { isDefault: false });
+    } else {
+      await this.store.updateProfile(id, changes);
+    }
+    return { ...profile, ...changes };
+  }
+
+  /** Refuses (InUseError) the default profile and a profile devices use. */
+  async deleteProfile(orgId: string, id: string): Promise<boolean> {
+    const profile = await this.getProfile(orgId, id);
+    if (profile === undefined) return false;
+    if (profile.isDefault) throw new InUseError('the default profile cannot be deleted');
+    if (await this.#anyDevice(orgId, (d) => d.profileId === id)) throw new InUseError('devices use the profile');
+    return this.store.deleteProfile(id);
+  }
+
+  // ---- devices -----------------------------------------------------------------------------------------------
+
+  async getDevice(orgId: string, id: string): Promise<Device | undefined> {
+    const device = await this.store.getDevice(id);
+    return device?.orgId === orgId ? device : undefined;
+  }
+
+  /** Renames, re-profiles or places a device; throws DuplicateError for a taken name. */
+  async updateDevice(orgId: string, id: string, input: DeviceUpdateInput): Promise<Device | undefined> {
+    const device = await this.getDevice(orgId, id);
+    if (device === undefined) return undefined;
+    const profileId =
+      input.profileId === undefined && input.profileName === undefined
+        ? device.profileId
+        : (await this.#resolveProfile(orgId, { name: device.name, ...definedOnly(input) })).id;
+    const next: Device = {
+      ...device,
+      name: input.name ?? device.name,
+      profileId,
+      zoneId: input.zoneId === undefined ? device.zoneId : input.zoneId,
+      systemId: input.systemId === undefined ? device.systemId : input.systemId,
+      index: input.index === undefined ? device.index : input.index,
+      isGateway: input.isGateway ?? device.isGateway,
+    };
+    await this.#checkPlacement(orgId, next.zoneId, next.systemId);
+    await this.store.updateDevice(id, {
+      name: next.name,
+      profileId: next.profileId,
+      zoneId: next.zoneId,
+      systemId: next.systemId,
+      index: next.index,
+      isGateway: next.isGateway,
+    });
+    return next;
+  }
+
+  async deleteDevice(orgId: string, id: string): Promise<boolean> {
+    if ((await this.getDevice(orgId, id)) === undefined) return false;
+    return this.store.deleteDevice(id);
+  }
+
+  async getCredentials(orgId: string, deviceId: string): Promise<DeviceCredentials | undefined> {
+    if ((await this.getDevice(orgId, deviceId)) === undefined) return undefined;
+    return this.store.getCredentials(deviceId);
+  }
+
+  /** Replaces a device's credentials; throws DuplicateError when another device has them. */
+  async setCredentials(orgId: string, deviceId: string, credentials: DeviceCredentials): Promise<boolean> {
+    if ((await this.getDevice(orgId, deviceId)) === undefined) return false;
+    checkCredentials(credentials);
+    await this.store.setCredentials(deviceId, credentials);
+    return true;
+  }
+
+  async #checkPlacement(
+    orgId: string,
+    zoneId: string | null | undefined,
+    systemId: string | null | undefined,
+  ): Promise<void> {
+    if (zoneId != null && (await this.getZone(orgId, zoneId)) === undefined) throw new NotFoundError('zone');
+    if (systemId != null && (await this.getSystem(orgId, systemId)) === undefined) throw new NotFoundError('system');
+  }
+
+  async #anyDevice(orgId: string, predicate: (device: Device) => boolean): Promise<boolean> {
+    for (let offset = 0; ; offset += DEVICE_SCAN_PAGE) {
+      const page = await this.store.listDevices(orgId, { limit: DEVICE_SCAN_PAGE, offset });
+      if (page.some(predicate)) return true;
+      if (page.length < DEVICE_SCAN_PAGE) return false;
+    }
+  }
+
+  // ---- users and API keys ------------------------------------------------------------------------------------
+  // Hashing happens in src/auth; these store what it produced.
+
+  /** Throws DuplicateError('username'): usernames are unique across the server. */
+  async createUser(orgId: string, input: { username: string; passwordHash: string; role: Role }): Promise<User> {
+    const user: User = { id: randomUUID(), orgId, username: input.username, role: input.role, createdAt: Date.now() };
+    await this.store.createUser({ ...user, passwordHash: input.passwordHash });
+    return user;
+  }
+
+  async getUser(orgId: string, id: string): Promise<User | undefined> {
+    const stored = await this.store.getUser(id);
+    return stored?.orgId === orgId ? publicUser(stored) : undefined;
+  }
+
+  async listUsers(orgId: string): Promise<User[]> {
+    return (await this.store.listUsers(orgId)).map(publicUser);
+  }
+
+  async updateUser(
+    orgId: string,
+    id: string,
+    patch: { role?: Role | undefined; passwordHash?: string | undefined },
+  ): Promise<User | undefined> {
+    const user = await this.getUser(orgId, id);
+    if (user === undefined) return undefined;
+    await this.store.updateUser(id, definedOnly(patch));
+    return { ...user, role: patch.role ?? user.role };
+  }
+
+  async deleteUser(orgId: string, id: string): Promise<boolean> {
+    if ((await this.getUser(orgId, id)) === undefined) return false;
+    return this.store.deleteUser(id);
+  }
+
+  async createApiKey(
+    orgId: string,
+    input: { name: string; role: Role; prefix: string; keyHash: string },
+  ): Promise<ApiKey> {
+    const key: ApiKey = {
+      id: randomUUID(),
+      orgId,
+      name: input.name,
+      role: input.role,
+      prefix: input.prefix,
+      createdAt: Date.now(),
+    };
+    await this.store.createApiKey({ ...key, keyHash: input.keyHash });
+    return key;
+  }
+
+  async listApiKeys(orgId: string): Promise<ApiKey[]> {
+    return (await this.store.listApiKeys(orgId)).map(publicApiKey);
+  }
+
+  async getApiKey(orgId: string, id: string): Promise<ApiKey | undefined> {
+    return (await this.listApiKeys(orgId)).find((k) => k.id === id);
+  }
+
+  async deleteApiKey(orgId: string, id: string): Promise<boolean> {
+    if ((await this.getApiKey(orgId, id)) === undefined) return false;
+    return this.store.deleteApiKey(id);
+  }
+}
+
+/** Checks credentials a caller chose: the forms ThingsBoard accepts (device-apis.md §3.1). */
+export function checkCredentials(credentials: DeviceCredentials): void {
+  switch (credentials.type) {
+    case 'ACCESS_TOKEN':
+      if (credentials.accessToken.length === 0) throw new InvalidEntityError('the access token is empty');
+      return;
+    case 'MQTT_BASIC':
+      if (!credentials.clientId && !credentials.username) {
+        throw new InvalidEntityError('MQTT basic credentials need a client id, a username or both');
+      }
+      if (credentials.password && !credentials.username) {
+        throw new InvalidEntityError('a password needs a username');
+      }
+      return;
+    case 'X509_CERTIFICATE':
+      if (!/^[0-9a-f]{64}$/.test(credentials.certificateHash)) {
+        throw new InvalidEntityError('certificateHash must be the SHA-256 of the DER certificate, 64 hex digits');
+      }
+      return;
+  }
+}
+
+function publicUser(stored: User): User {
+  return {
+    id: stored.id,
+    orgId: stored.orgId,
+    username: stored.username,
+    role: stored.role,
+    createdAt: stored.createdAt,
+  };
+}
+
+function publicApiKey(stored: ApiKey): ApiKey {
+  const { id, orgId, name, role, prefix, createdAt } = stored;
+  return { id, orgId, name, role, prefix, createdAt };
+}
+
+/** The patch without its undefined members, for store patches under exactOptionalPropertyTypes. */
+function definedOnly<T extends object>(patch: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) if (value !== undefined) out[key] = value;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
