@@ -64,8 +64,11 @@ export const FAKE_BROKER_STATS: BrokerStats = {
 
 let userCounter = 0;
 
-export async function startApi(options: { rpcMinTimeoutMs?: number } = {}): Promise<Api> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-http-'));
+/**
+ * Starts the API. With `dataDir`, an existing data dir is used (and kept); its admin must have ADMIN_PASSWORD.
+ */
+export async function startApi(options: { rpcMinTimeoutMs?: number; dataDir?: string } = {}): Promise<Api> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-http-'));
   const logger = pino({ level: 'silent' });
   const store = new SqlitePlatformStore(join(dataDir, 'platform.db'));
   const platform = new Platform({
@@ -80,7 +83,8 @@ export async function startApi(options: { rpcMinTimeoutMs?: number } = {}): Prom
   });
   const auth = new AuthService({ store, entities: platform.entities, jwtKey: loadOrCreateJwtKey(dataDir) });
   const boot = await bootstrapAdmin({ entities: platform.entities, auth, adminPassword: ADMIN_PASSWORD });
-  if (!boot.isCreated) throw new Error('bootstrap did not create the admin');
+  const orgId = boot.isCreated ? boot.orgId : await auth.serverOrgId();
+  if (orgId === undefined) throw new Error('no organization after bootstrap');
   const registry = new Registry();
   const app = await createHttpApp({
     platform,
@@ -125,19 +129,19 @@ export async function startApi(options: { rpcMinTimeoutMs?: number } = {}): Prom
     auth,
     registry,
     dataDir,
-    orgId: boot.orgId,
+    orgId,
     adminToken,
     request,
     login,
-    async userToken(role, orgId = boot.orgId) {
+    async userToken(role, userOrgId = orgId) {
       const username = `user-${String(++userCounter)}-${role}`;
-      await auth.createUser(orgId, { username, password: 'password-123', role });
+      await auth.createUser(userOrgId, { username, password: 'password-123', role });
       return login(username, 'password-123');
     },
     async close() {
       await app.close();
       await platform.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
