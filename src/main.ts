@@ -63,6 +63,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const lines = [`MQTT listening on mqtt://${hostPort(mqtt)}`];
   if (mqtts !== undefined) lines.push(`MQTT over TLS on mqtts://${hostPort(mqtts)}`);
   lines.push(`MQTT over WebSocket on ws://${hostPort(http)}/mqtt`, `HTTP on http://${hostPort(http)}`);
+  const admin = server.createdAdmin;
+  if (admin?.isPasswordGenerated === true) {
+    // Printed once, on the first start with an empty store; only its hash is kept.
+    lines.push(
+      `created user ${admin.username} with password ${admin.password} (shown once; SWITCHBOARD_ADMIN_PASSWORD sets it)`,
+    );
+  } else if (admin !== undefined) {
+    lines.push(`created user ${admin.username} with the password from SWITCHBOARD_ADMIN_PASSWORD`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -1,21 +1,17 @@
 /** Assembles one Switchboard process: store, broker, and the TCP, TLS and HTTP/WebSocket listeners in front of it. */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js';
 import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
+import { createHttpApp } from './http/index.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
 import { SqlitePlatformStore, type PlatformStore } from './storage/platform/index.js';
-import {
-  basicRequestListener,
-  TcpListener,
-  TlsListener,
-  WebSocketListener,
-  type BoundAddress,
-  type Listener,
-} from './transport/index.js';
+import { TcpListener, TlsListener, WebSocketListener, type BoundAddress, type Listener } from './transport/index.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -30,6 +26,8 @@ export interface RunningServer {
   broker: Broker;
   /** Devices, their data, RPC and the state-change bus. */
   platform: Platform;
+  /** Set on the first start with an empty store: the `admin` user created then (print a generated password once). */
+  createdAdmin: { username: string; password: string; isPasswordGenerated: boolean } | undefined;
   /**
    * Stops accepting on every listener, closes the broker (clients get 0x8B, the store is flushed), waits for pending
    * device data to commit and closes the platform store, then the servers.
@@ -64,6 +62,25 @@ export async function startServer(
   });
   broker.start();
 
+  const auth = new AuthService({
+    store: platformStore,
+    entities: platform.entities,
+    jwtKey: loadOrCreateJwtKey(config.dataDir),
+    tokenLifetimeSeconds: config.platform.jwtLifetimeSeconds,
+  });
+  const bootstrap = await bootstrapAdmin({
+    entities: platform.entities,
+    auth,
+    ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
+  });
+  const app = await createHttpApp({
+    platform,
+    auth,
+    logger,
+    metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
+    bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
+  });
+
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
   const tcp = new TcpListener(common);
   const tls =
@@ -79,7 +96,9 @@ export async function startServer(
     ...common,
     maxPacketSizeBytes: config.mqtt.maxPacketSizeBytes,
     headersTimeoutMs: config.mqtt.connectTimeoutMs,
-    requestListener: basicRequestListener,
+    requestListener: (request, response) => {
+      app.routing(request, response);
+    },
   });
   const listeners: Listener[] = tls === undefined ? [tcp, http] : [tcp, tls, http];
 
@@ -91,6 +110,7 @@ export async function startServer(
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
+    await app.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
@@ -103,7 +123,9 @@ export async function startServer(
       for (const listener of listeners) listener.stopAccepting();
       await retention.stop();
       await broker.close();
-      // After the broker: nothing posts device data any more, and what was posted is committed before the store closes.
+      await app.close();
+      // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
+      // the store closes.
       await platform.close();
       await Promise.all(listeners.map((listener) => listener.close()));
     })();
@@ -117,6 +139,13 @@ export async function startServer(
     addresses,
     broker,
     platform,
+    createdAdmin: bootstrap.isCreated
+      ? {
+          username: bootstrap.username,
+          password: bootstrap.password,
+          isPasswordGenerated: bootstrap.isPasswordGenerated,
+        }
+      : undefined,
     close,
   };
 }

@@ -84,13 +84,38 @@ async function failure(child: SwitchboardProcess): Promise<{ code: number | null
 
 describe('start-up', () => {
   test('prints one line per listener with its address; no TLS line without a certificate', async () => {
-    const child = start(baseEnv());
+    const dataDir = freshDataDir();
+    const child = start(baseEnv(dataDir));
     const { mqtt, http } = await ports(child);
-    assert.deepEqual(child.outputLines(), [
+    const [adminLine, ...listenerLines] = [...child.outputLines()].reverse();
+    assert.deepEqual(listenerLines.reverse(), [
       `MQTT listening on mqtt://127.0.0.1:${String(mqtt)}`,
       `MQTT over WebSocket on ws://127.0.0.1:${String(http)}/mqtt`,
       `HTTP on http://127.0.0.1:${String(http)}`,
     ]);
+    // The first start with an empty store creates the admin user and shows its generated password once.
+    assert.match(adminLine ?? '', /^created user admin with password \S{12,} \(shown once/);
+    child.child.kill('SIGTERM');
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
+    const again = start(baseEnv(dataDir));
+    await ports(again);
+    assert.equal(again.outputLines().length, 3, 'no password line once the admin exists');
+    again.child.kill('SIGTERM');
+    assert.deepEqual(await again.exited, { code: 0, signal: null });
+  });
+
+  test('SWITCHBOARD_ADMIN_PASSWORD sets the first admin password, and it logs in over HTTP', async () => {
+    const child = start({ ...baseEnv(), SWITCHBOARD_ADMIN_PASSWORD: 'correct horse battery' });
+    const { http } = await ports(child);
+    assert.ok(child.outputLines().includes('created user admin with the password from SWITCHBOARD_ADMIN_PASSWORD'));
+    const response = await fetch(`http://127.0.0.1:${String(http)}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'correct horse battery' }),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { token?: unknown };
+    assert.equal(typeof body.token, 'string');
     child.child.kill('SIGTERM');
     assert.deepEqual(await child.exited, { code: 0, signal: null });
   });
@@ -99,7 +124,7 @@ describe('start-up', () => {
     const child = start({ ...baseEnv(), ...tlsEnv() });
     const { mqtts } = await ports(child);
     assert.ok(mqtts !== undefined && mqtts > 0, child.outputLines().join('\n'));
-    assert.equal(child.outputLines().length, 4);
+    assert.equal(child.outputLines().filter((line) => !line.startsWith('created user')).length, 4);
     child.child.kill('SIGTERM');
     assert.deepEqual(await child.exited, { code: 0, signal: null });
   });
