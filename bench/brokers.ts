@@ -134,14 +134,34 @@ function startScriptNodeFlags(mainPath: string): string[] {
 /** Per-client queue limit given to both brokers, so that neither drops under the bench's backlogs. */
 export const BENCH_MAX_QUEUED_MESSAGES = 1_000_000;
 
-/** Starts Switchboard's built server (`mainPath`, i.e. `dist/src/main.js`) on free ports with a fresh data directory. */
-export async function startSwitchboard(mainPath: string): Promise<BrokerUnderTest> {
+/** What the platform scenarios (g, h) change in how Switchboard is started. */
+export interface SwitchboardOverrides {
+  /** Column and log name; default "Switchboard". */
+  name?: string;
+  /** The caller's data directory, kept after stop (the caller reads the store there, then deletes it). */
+  dataDir?: string;
+  /** Added to the environment (database URL, admin password). */
+  env?: Record<string, string>;
+}
+
+/** Switchboard as started by the bench: also its HTTP port (the platform scenarios use the API). */
+export type SwitchboardUnderTest = BrokerUnderTest & { httpPort: number };
+
+/**
+ * Starts Switchboard's built server (`mainPath`, i.e. `dist/src/main.js`) on free ports, with a fresh data directory
+ * unless `overrides.dataDir` names one.
+ */
+export async function startSwitchboard(
+  mainPath: string,
+  overrides: SwitchboardOverrides = {},
+): Promise<SwitchboardUnderTest> {
   const mqttPort = await freePort();
   const httpPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
+  const isOwnDataDir = overrides.dataDir === undefined;
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   const nodeFlags = startScriptNodeFlags(mainPath);
-  return startChild(
-    'Switchboard',
+  const broker = await startChild(
+    overrides.name ?? 'Switchboard',
     process.execPath,
     [...nodeFlags, mainPath],
     {
@@ -154,11 +174,15 @@ export async function startSwitchboard(mainPath: string): Promise<BrokerUnderTes
       // Same queue bound as the reference Mosquitto: the default 10,000 would drop (by design, counted) when
       // `--window` puts more than that in flight to one subscriber.
       SWITCHBOARD_MQTT_MAX_QUEUED_MESSAGES: String(BENCH_MAX_QUEUED_MESSAGES),
+      ...overrides.env,
     },
     mqttPort,
     `node ${[...nodeFlags, mainPath].join(' ')} (MQTT ${mqttPort}, HTTP ${httpPort}, data ${dataDir})`,
-    () => rmSync(dataDir, { recursive: true, force: true }),
+    () => {
+      if (isOwnDataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
   );
+  return { ...broker, httpPort };
 }
 
 /**

@@ -69,10 +69,11 @@ export class LoadClient implements PacketHandler {
     clientId: string,
     cleanStart: boolean,
     keepAliveSeconds: number,
+    username?: string,
   ): Promise<LoadClient> {
     const socket = connect({ host: broker.host, port: broker.port, noDelay: true });
     const client = new LoadClient(clientId, socket);
-    socket.write(encodeConnect(clientId, cleanStart, keepAliveSeconds));
+    socket.write(encodeConnect(clientId, cleanStart, keepAliveSeconds, username));
     try {
       const connack = await client.#expect(PacketType.Connack);
       if (connack.type !== PacketType.Connack || connack.reasonCode !== 0) {

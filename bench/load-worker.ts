@@ -5,6 +5,7 @@
 import type { LoadClient } from './load-client.js';
 import type { CloseAllResult, FromWorker, ToWorker, WorkerCommand } from './protocol.js';
 import { FlowRole } from './worker-flow.js';
+import { TelemetryRole } from './worker-telemetry.js';
 import {
   clearSessions,
   connectIdle,
@@ -19,6 +20,7 @@ const CLOSE_TIMEOUT_MS = 5_000;
 
 let clients: LoadClient[] = [];
 let flow: FlowRole | undefined;
+let telemetry: TelemetryRole | undefined;
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -27,6 +29,8 @@ function send(message: FromWorker): void {
 async function closeAll(): Promise<CloseAllResult> {
   flow?.dispose();
   flow = undefined;
+  telemetry?.dispose();
+  telemetry = undefined;
   const closing = clients;
   clients = [];
   const closedByBroker = closing.filter((client) => client.closeError !== undefined).length;
@@ -64,7 +68,24 @@ async function handle(command: WorkerCommand): Promise<unknown> {
     case 'warm-up':
       await warmUp(command.connections);
       return null;
+    case 'telemetry-setup':
+      telemetry?.dispose();
+      telemetry = new TelemetryRole(command);
+      await telemetry.open(clients);
+      return null;
+    case 'telemetry-go':
+      requireTelemetry().go(command.ratePerDevice);
+      return null;
+    case 'telemetry-sample':
+      return requireTelemetry().sample(command.resetLatency);
+    case 'telemetry-stop':
+      return requireTelemetry().stop(command.drainTimeoutMs);
   }
+}
+
+function requireTelemetry(): TelemetryRole {
+  if (telemetry === undefined) throw new Error('no telemetry scenario set up in this load process');
+  return telemetry;
 }
 
 function requireFlow(): FlowRole {

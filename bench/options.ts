@@ -2,8 +2,17 @@
 import { parseArgs } from 'node:util';
 import type { BrokerAddress } from './protocol.js';
 
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
+/** Scenarios of the device platform (Switchboard alone, on SQLite and on PostgreSQL); the others compare brokers. */
+export const PLATFORM_SCENARIO_IDS = ['g', 'h'] as const;
+export type PlatformScenarioId = (typeof PLATFORM_SCENARIO_IDS)[number];
+export type BrokerScenarioId = Exclude<ScenarioId, PlatformScenarioId>;
+
+/** Where scenario g and h's fresh PostgreSQL databases are created (and dropped). */
+export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+/** Scenario h needs one series of at least an hour at 1 s spacing, for each of its 5 keys. */
+export const MIN_POINTS = 5 * 3_600;
 
 export interface BenchOptions {
   only: ScenarioId[];
@@ -22,15 +31,26 @@ export interface BenchOptions {
   connectConcurrency: number;
   sessions: number;
   messagesPerSession: number;
+  /** Scenario g: ThingsBoard devices, one connection each. */
+  devices: number;
+  /** Scenario g: QoS 1 telemetry messages a device may have without PUBACK. */
+  deviceInflight: number;
+  /** Scenario h: telemetry points seeded before the aggregate queries. */
+  points: number;
+  /** An existing database to connect to; g and h create (and drop) their own database through it. */
+  postgresUrl: string;
+  /** Scenario g: devices created through the management API of the running server, or in the store beforehand. */
+  provision: 'http' | 'store';
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
 Runs scenarios a–f against Switchboard (dist/src/main.js, started on free ports) and a reference broker
-(a private Mosquitto started on a free port, or --target), and prints a side-by-side table.
+(a private Mosquitto started on a free port, or --target), and prints a side-by-side table; then the platform
+scenarios g–h against Switchboard alone, once on SQLite and once on PostgreSQL, in a second table.
 
-  --only a,b,...             scenarios to run (default: all of a,b,c,d,e,f)
-  --duration SECONDS         measuring time of scenarios a–d (default 10)
+  --only a,b,...             scenarios to run (default: all of a,b,c,d,e,f,g,h)
+  --duration SECONDS         measuring time of scenarios a–d, and of each phase of g (default 10)
   --switchboard-only         do not run a reference broker
   --reference-only           do not start Switchboard (alias: --mosquitto-only)
   --target HOST:PORT         use this broker as the reference instead of spawning Mosquitto
@@ -42,6 +62,13 @@ Runs scenarios a–f against Switchboard (dist/src/main.js, started on free port
   --connect-concurrency N    handshakes in progress at once, e and f (default 100)
   --sessions N               scenario f sessions (default 1000)
   --messages-per-session N   scenario f (default 100)
+  --devices N                scenario g: ThingsBoard devices, one connection each (default 100)
+  --device-inflight N        scenario g: QoS 1 messages a device may have without PUBACK (default 16)
+  --points N                 scenario h: points seeded before the queries, at least ${MIN_POINTS} (default 10000000)
+  --postgres-url URL         database g and h connect to, to create and drop their own
+                             (default ${DEFAULT_POSTGRES_URL})
+  --provision http|store     scenario g: create the devices with POST /api/devices (default), or directly
+                             in the store before the server starts
   --help`;
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -51,6 +78,17 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
     throw new Error(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function postgresUrl(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULT_POSTGRES_URL;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new Error(`--postgres-url must start with postgres://, got "${raw}"`);
+  return raw;
+}
+
+function provision(raw: string | undefined): 'http' | 'store' {
+  if (raw === undefined || raw === 'http' || raw === 'store') return raw ?? 'http';
+  throw new Error(`--provision must be http or store, got "${raw}"`);
 }
 
 /** Parses argv; throws an Error naming the bad option. Returns undefined for `--help`. */
@@ -73,6 +111,11 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'connect-concurrency': { type: 'string' },
       sessions: { type: 'string' },
       'messages-per-session': { type: 'string' },
+      devices: { type: 'string' },
+      'device-inflight': { type: 'string' },
+      points: { type: 'string' },
+      'postgres-url': { type: 'string' },
+      provision: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -120,5 +163,11 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     connectConcurrency: integer('connect-concurrency', values['connect-concurrency'], 100, 1, 10_000),
     sessions: integer('sessions', values.sessions, 1_000, 1, 100_000),
     messagesPerSession: integer('messages-per-session', values['messages-per-session'], 100, 1, 100_000),
+    devices: integer('devices', values.devices, 100, 1, 100_000),
+    // 65,535 packet ids per connection; past a few hundred, more in flight only adds queueing.
+    deviceInflight: integer('device-inflight', values['device-inflight'], 16, 1, 65_535),
+    points: integer('points', values.points, 10_000_000, MIN_POINTS, 2_000_000_000),
+    postgresUrl: postgresUrl(values['postgres-url']),
+    provision: provision(values.provision),
   };
 }

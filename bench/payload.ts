@@ -91,8 +91,13 @@ export class PublishTemplate {
   }
 }
 
-/** A 3.1.1 CONNECT. */
-export function encodeConnect(clientId: string, cleanStart: boolean, keepAliveSeconds: number): Buffer {
+/** A 3.1.1 CONNECT; `username` (without password) is how ThingsBoard devices present their access token. */
+export function encodeConnect(
+  clientId: string,
+  cleanStart: boolean,
+  keepAliveSeconds: number,
+  username?: string,
+): Buffer {
   return encodePacket(
     {
       type: PacketType.Connect,
@@ -101,7 +106,7 @@ export function encodeConnect(clientId: string, cleanStart: boolean, keepAliveSe
       cleanStart,
       keepAliveSeconds,
       clientId,
-      username: undefined,
+      username,
       password: undefined,
       will: undefined,
       properties: undefined,

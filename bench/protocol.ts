@@ -123,6 +123,50 @@ export interface WarmUpRequest {
   connections: number;
 }
 
+/** One ThingsBoard device of scenario g: its own connection, authenticated by its access token. */
+export interface TelemetryDeviceSpec {
+  /** Global device index (spreads the paced sends of the devices over the period). */
+  index: number;
+  clientId: string;
+  accessToken: string;
+}
+
+/** Connects scenario g's devices of this load process (CONNECT with username = access token). */
+export interface TelemetrySetupRequest {
+  type: 'telemetry-setup';
+  broker: BrokerAddress;
+  devices: TelemetryDeviceSpec[];
+  /** All devices, over every load process (the pacing phase of a device depends on its index among them). */
+  deviceCount: number;
+  /** The telemetry keys of every message (`{"ts":…,"values":{key: number, …}}`). */
+  keys: string[];
+  /** QoS 1 messages a device may have without PUBACK. */
+  maxInflight: number;
+  /** `ts` of a device's message n is `baseTs + n` ms: unique per device, so no stored point replaces another. */
+  baseTs: number;
+  /** Handshakes in progress at once. */
+  concurrency: number;
+}
+
+/** Starts a publishing phase: as fast as the in-flight window allows (rate 0), or paced at a rate per device. */
+export interface TelemetryGoRequest {
+  type: 'telemetry-go';
+  /** Messages per second per device; 0 = unpaced (saturation). */
+  ratePerDevice: number;
+}
+
+/** Reads the counters without stopping; with `resetLatency`, latency is recorded afresh from here (warm-up ends). */
+export interface TelemetrySampleRequest {
+  type: 'telemetry-sample';
+  resetLatency: boolean;
+}
+
+/** Stops publishing and waits until every message sent is acknowledged (or `drainTimeoutMs` passed). */
+export interface TelemetryStopRequest {
+  type: 'telemetry-stop';
+  drainTimeoutMs: number;
+}
+
 export type WorkerCommand =
   | FlowSetupRequest
   | FlowGoRequest
@@ -134,7 +178,11 @@ export type WorkerCommand =
   | SessionsDrainRequest
   | SessionsClearRequest
   | CloseAllRequest
-  | WarmUpRequest;
+  | WarmUpRequest
+  | TelemetrySetupRequest
+  | TelemetryGoRequest
+  | TelemetrySampleRequest
+  | TelemetryStopRequest;
 
 /** Orchestrator → worker: a request, or a fire-and-forget delivery credit for the publishers of this process. */
 export type ToWorker =
@@ -202,6 +250,29 @@ export interface SessionsDrainResult {
   completeSessions: number;
   startMs: number;
   lastReceiveMs: number;
+  errorCount: number;
+  errors: string[];
+}
+
+/** Counters of one load process's devices at one moment of a phase. */
+export interface TelemetrySample {
+  /** PUBACKs received since setup, over the process's devices. */
+  acked: number;
+  sent: number;
+  atMs: number;
+}
+
+/** What one load process's devices did, answered by `telemetry-stop` (counts are since setup). */
+export interface TelemetryStopResult {
+  /** Per device: messages sent and acknowledged since setup. */
+  devices: { index: number; sent: number; acked: number }[];
+  /** Messages still without PUBACK when the drain timed out. */
+  unacknowledged: number;
+  /** Publish→PUBACK of the messages acknowledged since the last `resetLatency`. */
+  latency: SerializedHistogram;
+  /** When the phase started and when `telemetry-stop` arrived. */
+  goMs: number;
+  stopMs: number;
   errorCount: number;
   errors: string[];
 }

@@ -9,16 +9,16 @@ export interface ScenarioResults {
   outcomes: Map<string, ScenarioOutcome>;
 }
 
-function formatNumber(value: number | undefined, decimals: number): string {
+export function formatNumber(value: number | undefined, decimals: number): string {
   if (value === undefined || !Number.isFinite(value)) return 'n/a';
   return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
 }
 
-function formatPercent(value: number | undefined): string {
+export function formatPercent(value: number | undefined): string {
   return value === undefined ? 'n/a' : `${Math.round(value)}%`;
 }
 
-function cell(outcome: ScenarioOutcome | undefined, key: string, decimals: number): string {
+export function cell(outcome: ScenarioOutcome | undefined, key: string, decimals: number): string {
   if (outcome === undefined) return '-';
   const value = formatNumber(outcome.metrics[key], decimals);
   if (outcome.status === 'ok') return value;
@@ -63,6 +63,12 @@ export function renderTable(results: ScenarioResults[], brokerNames: string[]): 
       rows.push(row);
     });
   }
+  return layOut(rows);
+}
+
+/** Aligned columns: the first two (scenario, metric) left, the rest right; a rule under the header row. */
+export function layOut(rows: string[][]): string {
+  const header = rows[0]!;
   const widths = header.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   const isNumeric = (column: number): boolean => column >= 2;
   const line = (row: string[]): string =>
@@ -70,7 +76,7 @@ export function renderTable(results: ScenarioResults[], brokerNames: string[]): 
       .map((text, column) => (isNumeric(column) ? text.padStart(widths[column]!) : text.padEnd(widths[column]!)))
       .join(' | ');
   const separator = widths.map((width) => '-'.repeat(width)).join('-|-');
-  return [line(rows[0]!), separator, ...rows.slice(1).map(line)].join('\n');
+  return [line(header), separator, ...rows.slice(1).map(line)].join('\n');
 }
 
 /** Writes `bench-results/<timestamp>.json` under `rootDir` and returns its path. */

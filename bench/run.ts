@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: Switchboard against a reference broker (a private Mosquitto, or `--target`), scenarios a–f, one
- * side-by-side table on stdout and a JSON file in `bench-results/`. See docs/benchmark.md.
+ * side-by-side table on stdout; then the platform scenarios g–h, Switchboard alone on SQLite and on PostgreSQL, in a
+ * second table; all in a JSON file in `bench-results/`. See docs/benchmark.md.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
@@ -8,12 +9,24 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { externalBroker, startedChildren, startMosquitto, startSwitchboard, type BrokerUnderTest } from './brokers.js';
 import { LoadPool } from './load-pool.js';
-import { parseOptions, USAGE, type BenchOptions, type ScenarioId } from './options.js';
+import {
+  parseOptions,
+  PLATFORM_SCENARIO_IDS,
+  USAGE,
+  type BenchOptions,
+  type BrokerScenarioId,
+  type PlatformScenarioId,
+} from './options.js';
+import { backendName } from './platform-database.js';
+import { runPlatformScenarios, type PlatformResults, type PlatformScenario } from './platform-scenario.js';
 import { openFileSoftLimit } from './proc-stats.js';
 import { renderTable, writeJson, type ScenarioResults } from './report.js';
+import { missedTargets, renderPlatformTable } from './report-platform.js';
 import type { Scenario, ScenarioContext, ScenarioOutcome } from './scenario.js';
+import { aggregateQuery } from './scenario-aggregate.js';
 import { idleConnections, idleConnectionTarget, persistentSessions } from './scenario-connections.js';
 import { fanInQos0, fanInQos1, fanOut, steadyLatency } from './scenario-flow.js';
+import { telemetryIngestion } from './scenario-ingest.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 /** The package root: `dist/bench/run.js` → two levels up. */
@@ -22,7 +35,7 @@ const workerPath = join(benchDir, 'load-worker.js');
 /** The server built by the same compilation: `dist/src/main.js` next to `dist/bench/`. */
 const switchboardMainPath = join(benchDir, '..', 'src', 'main.js');
 
-const SCENARIOS: Record<ScenarioId, Scenario> = {
+const SCENARIOS: Record<BrokerScenarioId, Scenario> = {
   a: fanInQos0,
   b: fanInQos1,
   c: fanOut,
@@ -31,7 +44,9 @@ const SCENARIOS: Record<ScenarioId, Scenario> = {
   f: persistentSessions,
 };
 /** (e) runs first, on freshly started brokers, so earlier scenarios' freed memory does not hide per-connection cost. */
-const RUN_ORDER: ScenarioId[] = ['e', 'a', 'b', 'c', 'd', 'f'];
+const RUN_ORDER: BrokerScenarioId[] = ['e', 'a', 'b', 'c', 'd', 'f'];
+/** Switchboard alone, on each platform store; after a–f, whose brokers are stopped by then. */
+const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = { g: telemetryIngestion, h: aggregateQuery };
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 
@@ -143,7 +158,13 @@ async function main(): Promise<number> {
   log(`bench: ${machine.cpus} CPUs, Node ${machine.node}, open-file limit ${machine.openFileSoftLimit}`);
   for (const note of notes) log(note);
 
-  const brokers = await startBrokers(options);
+  const brokerIds = RUN_ORDER.filter((s) => options.only.includes(s));
+  let platformIds = PLATFORM_SCENARIO_IDS.filter((s) => options.only.includes(s));
+  if (options.isReferenceOnly && platformIds.length > 0) {
+    notes.push(`scenarios ${platformIds.join(',')} measure Switchboard alone: not run with --reference-only`);
+    platformIds = [];
+  }
+  const brokers = brokerIds.length > 0 ? await startBrokers(options) : [];
   const heldPerProcess = options.only.includes('e')
     ? Math.ceil(idleConnectionTarget(options).count / options.loadProcesses)
     : 0;
@@ -155,9 +176,10 @@ async function main(): Promise<number> {
   onSignal = stopAll;
   const runId = randomBytes(3).toString('hex');
   const results: ScenarioResults[] = [];
+  let platformResults: PlatformResults[];
   try {
     await pool.warmUp();
-    for (const id of RUN_ORDER.filter((s) => options.only.includes(s))) {
+    for (const id of brokerIds) {
       const scenario = SCENARIOS[id];
       const entry: ScenarioResults = { scenario, outcomes: new Map() };
       results.push(entry);
@@ -170,22 +192,46 @@ async function main(): Promise<number> {
         for (const error of collapse(outcome.errors)) log(`    ${error}`);
       }
     }
+    // The platform scenarios start their own servers; the comparison brokers would only take CPU from them.
+    await Promise.all(brokers.map((b) => b.stop()));
+    platformResults = await runPlatformScenarios(
+      platformIds.map((id) => PLATFORM_SCENARIOS[id]),
+      { pool, options, runId, switchboardMainPath, notes, log },
+    );
   } finally {
     await stopAll();
   }
 
   results.sort((x, y) => x.scenario.id.localeCompare(y.scenario.id));
   const brokerNames = brokers.map((b) => b.name);
-  process.stdout.write(`\n${renderTable(results, brokerNames)}\n`);
-  process.stdout.write(
-    '\nratio = first broker ÷ second; ↑ higher is better, ↓ lower is better; CPU = % of one core over the measured phase ' +
-      `(${machine.cpus} CPUs; load = ${options.loadProcesses} load processes together).\n`,
-  );
+  if (results.length > 0) {
+    process.stdout.write(`\n${renderTable(results, brokerNames)}\n`);
+    process.stdout.write(
+      '\nratio = first broker ÷ second; ↑ higher is better, ↓ lower is better; CPU = % of one core over the measured phase ' +
+        `(${machine.cpus} CPUs; load = ${options.loadProcesses} load processes together).\n`,
+    );
+  }
+  if (platformResults.length > 0) {
+    process.stdout.write(`\n${renderPlatformTable(platformResults)}\n`);
+    process.stdout.write(
+      '\nSwitchboard alone, a fresh store per column. (g) broker CPU = Switchboard over the saturated phase (PostgreSQL ' +
+        'runs in its own processes: its row); (h) queries the store directly, no server.\n',
+    );
+    for (const line of missedTargets(platformResults)) process.stdout.write(`target missed: ${line}\n`);
+  }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
 
-  const failures = results.flatMap(({ scenario, outcomes }) =>
-    [...outcomes].filter(([, o]) => o.status !== 'ok').map(([name, o]) => ({ scenario, name, o })),
-  );
+  const isFailure = (o: ScenarioOutcome): boolean => o.status !== 'ok' && o.status !== 'skipped';
+  const failures = [
+    ...results.flatMap(({ scenario, outcomes }) =>
+      [...outcomes].filter(([, o]) => isFailure(o)).map(([name, o]) => ({ scenario, name, o })),
+    ),
+    ...platformResults.flatMap(({ scenario, outcomes }) =>
+      [...outcomes]
+        .filter(([, o]) => isFailure(o))
+        .map(([kind, o]) => ({ scenario, name: `Switchboard ${backendName(kind)}`, o })),
+    ),
+  ];
   for (const { scenario, name, o } of failures) {
     process.stdout.write(
       `\n(${scenario.id}) ${name}: ${o.status.toUpperCase()}\n  ${collapse(o.errors).join('\n  ')}\n`,
@@ -199,6 +245,12 @@ async function main(): Promise<number> {
     brokers: brokers.map((b) => ({ name: b.name, description: b.description })),
     notes,
     results: results.map(({ scenario, outcomes }) => ({
+      scenario: scenario.id,
+      title: scenario.title,
+      metrics: scenario.metrics,
+      outcomes: Object.fromEntries(outcomes),
+    })),
+    platformResults: platformResults.map(({ scenario, outcomes }) => ({
       scenario: scenario.id,
       title: scenario.title,
       metrics: scenario.metrics,

@@ -23,7 +23,8 @@ export interface ScenarioContext {
   notes: string[];
 }
 
-export type ScenarioStatus = 'ok' | 'failed' | 'timeout' | 'error';
+/** `skipped`: could not run for a reason outside the bench (PostgreSQL unreachable); not a failure. */
+export type ScenarioStatus = 'ok' | 'failed' | 'timeout' | 'error' | 'skipped';
 
 export interface ScenarioOutcome {
   status: ScenarioStatus;
