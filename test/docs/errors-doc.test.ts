@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../src/config/index.js';
 import { ReasonCode } from '../../src/mqtt/codec/index.js';
 import { ListenErrorCode } from '../../src/transport/index.js';
+import { HTTP_ERROR_STATUS } from '../../src/http/index.js';
 
 // Compiled to dist/test/docs/: the repository root is three levels up.
 const errorsDoc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
@@ -32,4 +33,16 @@ test('docs/errors.md lists every MQTT reason code the broker knows, by hex value
 test('docs/errors.md lists every start-up error code (configuration and listeners)', () => {
   const codes = [new ConfigError([]).code, ...Object.values(ListenErrorCode)];
   for (const code of codes) assert.ok(rows.has(code), `docs/errors.md has no row for ${code}`);
+});
+
+test('docs/errors.md lists every HTTP error code with its status', () => {
+  for (const [code, status] of Object.entries(HTTP_ERROR_STATUS)) {
+    const row = rows.get(code);
+    assert.ok(row !== undefined, `docs/errors.md has no row for ${code}`);
+    assert.equal(
+      row[1],
+      String(status),
+      `docs/errors.md gives ${code} status ${String(row[1])}, not ${String(status)}`,
+    );
+  }
 });
