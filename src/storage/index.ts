@@ -12,3 +12,22 @@ export type {
 export { MemoryBrokerStore } from './memory-broker-store.js';
 export { SqliteBrokerStore } from './sqlite-broker-store.js';
 export type { SqliteBrokerStoreOptions } from './sqlite-broker-store.js';
+export { DuplicateError, PostgresPlatformStore, SqlitePlatformStore, UnknownDeviceError } from './platform/index.js';
+export type {
+  AggregatePoint,
+  Aggregation,
+  DataBatch,
+  DevicePatch,
+  DeviceWithCredentials,
+  EventQuery,
+  NewDevice,
+  PlatformStore,
+  PostgresPlatformStoreOptions,
+  RpcPatch,
+  SortOrder,
+  SqlitePlatformStoreOptions,
+  StoredApiKey,
+  StoredUser,
+  TelemetryAggregateQuery,
+  TelemetryRangeQuery,
+} from './platform/index.js';

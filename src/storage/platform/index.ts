@@ -1,0 +1,22 @@
+/** The platform stores: the `PlatformStore` contract with its SQLite (embedded) and PostgreSQL implementations. */
+export { DuplicateError, UnknownDeviceError } from '../platform-store.js';
+export type {
+  AggregatePoint,
+  Aggregation,
+  DataBatch,
+  DevicePatch,
+  DeviceWithCredentials,
+  EventQuery,
+  NewDevice,
+  PlatformStore,
+  RpcPatch,
+  SortOrder,
+  StoredApiKey,
+  StoredUser,
+  TelemetryAggregateQuery,
+  TelemetryRangeQuery,
+} from '../platform-store.js';
+export { SqlitePlatformStore } from './sqlite-platform-store.js';
+export type { SqlitePlatformStoreOptions } from './sqlite-platform-store.js';
+export { PostgresPlatformStore } from './postgres-platform-store.js';
+export type { PostgresPlatformStoreOptions } from './postgres-platform-store.js';
