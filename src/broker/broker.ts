@@ -215,6 +215,17 @@ export class Broker implements SessionHost {
     return true;
   }
 
+  /**
+   * Closes one connected client's connection (v5 DISCONNECT with the code), e.g. 0x8E when a device's newer
+   * connection under another client id takes over, 0x98 after an administrative change. False when not connected.
+   */
+  disconnectClient(clientId: string, reasonCode: number, reasonString: string): boolean {
+    const sink = this.#sessions.get(clientId)?.sink;
+    if (!(sink instanceof Channel)) return false;
+    sink.disconnect(reasonCode, reasonString);
+    return true;
+  }
+
   get stats(): BrokerStats {
     return {
       clientsConnected: this.#clientsConnected,
