@@ -13,6 +13,9 @@
  * - outcome SUCCESS / NOT_FOUND / FAILURE: publish `reply` on `/provision/response`, PUBACK 0x00.
  * - outcome ERROR (a missing key or secret field, a payload neither JSON object nor protobuf, an unknown credentials
  *   type): ThingsBoard answers PUBACK 0x83 and disconnects; `reply` is empty.
+ *
+ * `provisionHandler` is the same in the core dialect's `ProvisionHandler` form (types.ts): it rejects with
+ * `ProvisionRequestError` for ERROR and passes the session's client certificate on.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
@@ -22,6 +25,7 @@ import type { Platform } from '../../platform/platform.js';
 import type { DeviceWithCredentials } from '../../storage/platform-store.js';
 import { decodeProvisionRequest, encodeProvisionResponse, type ProvisionRequestFields } from './protobuf-messages.js';
 import { ProtoPayloadError } from './protobuf.js';
+import type { ProvisionHandler } from './types.js';
 
 export type ProvisionOutcome = 'SUCCESS' | 'NOT_FOUND' | 'FAILURE' | 'ERROR';
 
@@ -78,6 +82,27 @@ export async function handleProvisionRequest(
   }
   return { reply: encodeReply(result, isProtobuf), isProtobuf, outcome: result.status };
 }
+
+/** A provisioning request ThingsBoard treats as a processing error (PUBACK 0x83 and disconnect; HTTP 400 here). */
+export class ProvisionRequestError extends Error {
+  readonly code = 'PROVISION_REQUEST_INVALID';
+  constructor() {
+    super('provisionDeviceKey and provisionDeviceSecret are required; credentialsType must be known');
+    this.name = 'ProvisionRequestError';
+  }
+}
+
+/** `handleProvisionRequest` as the core dialect's `ProvisionHandler`. */
+export const provisionHandler: ProvisionHandler = async (platform, request) => {
+  const certificate = request.connection?.peerCertificate;
+  const result = await handleProvisionRequest(
+    platform,
+    request.payload,
+    certificate === undefined ? {} : { certificate },
+  );
+  if (result.outcome === 'ERROR') throw new ProvisionRequestError();
+  return { payload: result.reply, contentType: result.isProtobuf ? 'application/x-protobuf' : 'application/json' };
+};
 
 type ProvisionReply =
   | { status: 'SUCCESS'; credentials: DeviceCredentials; credentialsValue: JsonValue }
