@@ -54,7 +54,13 @@ export async function createHttpApp(deps: HttpAppDeps): Promise<FastifyInstance>
     forceCloseConnections: 'idle',
   });
 
-  const metrics = registerMetrics(deps.metrics ?? {}, () => deps.platform.writeStats);
+  const metrics = registerMetrics(
+    deps.metrics ?? {},
+    () => deps.platform.writeStats,
+    (observer) => {
+      deps.platform.observeCommits(observer);
+    },
+  );
   const streams = new SseStreams(deps.platform.bus, { ...DEFAULT_SSE_OPTIONS, ...deps.sse }, (count) => {
     metrics.sseStreams.set(count);
   });

@@ -3,9 +3,9 @@
  * paths only bump their own plain counters. Dialects count their messages through `dialectMessageCounter`, on the same
  * registry the server passes to `createHttpApp`.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerStats } from '../broker/index.js';
-import type { DataWriterStats } from '../platform/data-writer.js';
+import type { CommitObserver, DataWriterStats } from '../platform/data-writer.js';
 
 /** Where broker numbers come from: the server passes `{ brokerStats: () => broker.stats }`. */
 export interface HttpMetricsSource {
@@ -73,8 +73,23 @@ function mirroredGauge(registry: Registry, name: string, help: string, read: () 
  * Registers the broker, store, HTTP and dialect metrics. A metric of the same name already in the registry is
  * replaced, so a registry can outlive one app (tests, restarts in one process).
  */
-export function registerMetrics(options: HttpMetricsOptions, writeStats: () => DataWriterStats): AppMetrics {
+export function registerMetrics(
+  options: HttpMetricsOptions,
+  writeStats: () => DataWriterStats,
+  observeCommits: (observer: CommitObserver) => void,
+): AppMetrics {
   const registry = options.registry ?? defaultRegistry();
+  registry.removeSingleMetric('switchboard_store_write_seconds');
+  const writeSeconds = new Histogram({
+    name: 'switchboard_store_write_seconds',
+    help: 'Duration of device-data store writes (one transaction per batch), by outcome',
+    labelNames: ['outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  observeCommits((durationMs, _items, isCommitted) => {
+    writeSeconds.observe({ outcome: isCommitted ? 'committed' : 'failed' }, durationMs / 1000);
+  });
   const broker = options.broker;
   if (broker !== undefined) {
     const stat = (key: keyof BrokerStats) => () => broker.brokerStats()[key];

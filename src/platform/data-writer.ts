@@ -35,6 +35,9 @@ function emptyBatch(): DataBatch {
   return { telemetry: [], attributes: [], attributeDeletes: [], events: [] };
 }
 
+/** Told about every store write: its duration, the items in it, and whether it committed. */
+export type CommitObserver = (durationMs: number, items: number, isCommitted: boolean) => void;
+
 export class DataWriter {
   readonly #store: PlatformStore;
   readonly #bus: StateChangeBus;
@@ -47,12 +50,18 @@ export class DataWriter {
   #isScheduled = false;
   #inFlight: Promise<void> | undefined;
   #stats = { commits: 0, itemsCommitted: 0, failedCommits: 0, lastCommitMs: 0 };
+  readonly #observers: CommitObserver[] = [];
 
   constructor(store: PlatformStore, bus: StateChangeBus, logger: Logger, maxPendingItems: number) {
     this.#store = store;
     this.#bus = bus;
     this.#logger = logger;
     this.#maxPendingItems = maxPendingItems;
+  }
+
+  /** Adds an observer of store writes (metrics: the commit latency histogram). */
+  observe(observer: CommitObserver): void {
+    this.#observers.push(observer);
   }
 
   get stats(): DataWriterStats {
@@ -105,14 +114,14 @@ export class DataWriter {
     const started = performance.now();
     this.#inFlight = this.#store.write(batch).then(
       () => {
-        this.#finish(items, started);
+        this.#finish(items, started, true);
         this.#stats.commits++;
         this.#stats.itemsCommitted += items;
         for (const change of changes) this.#bus.publish(change);
         for (const callback of callbacks) callback(undefined);
       },
       (error: unknown) => {
-        this.#finish(items, started);
+        this.#finish(items, started, false);
         this.#stats.failedCommits++;
         const failure = error instanceof Error ? error : new Error(String(error));
         this.#logger.error({ err: failure, items }, 'device data write failed; its senders get an error');
@@ -121,8 +130,10 @@ export class DataWriter {
     );
   }
 
-  #finish(items: number, started: number): void {
-    this.#stats.lastCommitMs = performance.now() - started;
+  #finish(items: number, started: number, isCommitted: boolean): void {
+    const durationMs = performance.now() - started;
+    this.#stats.lastCommitMs = durationMs;
+    for (const observer of this.#observers) observer(durationMs, items, isCommitted);
     this.#pendingItems -= items;
     this.#inFlight = undefined;
     if (this.#callbacks.length > 0) this.#schedule();

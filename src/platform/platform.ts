@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { PlatformStore } from '../storage/platform-store.js';
 import { StateChangeBus } from './bus.js';
 import { ClientRpcRegistry } from './client-rpc.js';
-import { DataWriter, type CommitCallback } from './data-writer.js';
+import { DataWriter, type CommitCallback, type CommitObserver } from './data-writer.js';
 import { DeviceLinks } from './device-links.js';
 import { EntityService } from './entities.js';
 import type {
@@ -69,6 +69,11 @@ export class Platform {
   /** Commit statistics of device data, for /metrics. */
   get writeStats(): DataWriter['stats'] {
     return this.#writer.stats;
+  }
+
+  /** Observes every device-data store write (duration, items, success); for metrics. */
+  observeCommits(observer: CommitObserver): void {
+    this.#writer.observe(observer);
   }
 
   /** Stores telemetry points; `done` runs once they are committed. */

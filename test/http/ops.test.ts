@@ -101,6 +101,7 @@ describe('HTTP API: live streams, health, metrics and the OpenAPI document', () 
     assert.match(text, /^switchboard_mqtt_messages_dropped_total 2$/m);
     assert.match(text, /^switchboard_store_commits_total [1-9]\d*$/m);
     assert.match(text, /^# TYPE switchboard_store_last_commit_seconds gauge$/m);
+    assert.match(text, /^switchboard_store_write_seconds_count\{outcome="committed"\} [1-9]\d*$/m);
     assert.match(text, /^# TYPE switchboard_dialect_messages_total counter$/m);
     assert.match(text, /^switchboard_http_requests_total\{method="POST",status="201"\} \d+$/m);
   });
