@@ -98,6 +98,7 @@ export async function createDatabase(
       );
       return rows.map((row) => row.pid);
     },
+    // In the schema the server uses by default (`database.schema`: switchboard), which the bench does not change.
     openStore: () => PostgresPlatformStore.open(url.toString()),
     dispose: async () => {
       removeDataDir();

@@ -213,10 +213,15 @@ async function main(): Promise<number> {
   }
   if (platformResults.length > 0) {
     process.stdout.write(`\n${renderPlatformTable(platformResults)}\n`);
-    process.stdout.write(
-      '\nSwitchboard alone, a fresh store per column. (g) broker CPU = Switchboard over the saturated phase (PostgreSQL ' +
-        'runs in its own processes: its row); (h) queries the store directly, no server.\n',
-    );
+    const footnotes = ['Switchboard alone, a fresh store per column; ↑ higher is better, ↓ lower is better.'];
+    if (platformIds.includes('g')) {
+      footnotes.push(
+        '(g) CPU = % of one core over the saturated phase; broker = Switchboard (with SQLite inside it), PostgreSQL ' +
+          'runs in its own processes (its own row).',
+      );
+    }
+    if (platformIds.includes('h')) footnotes.push('(h) queries the store directly: no server, no CPU columns.');
+    process.stdout.write(`\n${footnotes.join('\n')}\n`);
     for (const line of missedTargets(platformResults)) process.stdout.write(`target missed: ${line}\n`);
   }
   for (const note of notes) process.stdout.write(`note: ${note}\n`);

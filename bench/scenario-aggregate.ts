@@ -144,6 +144,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
     for (const agg of ['MIN', 'MAX', 'SUM', 'COUNT'] as const) metrics[agg.toLowerCase()] = await timed(agg);
     metrics['seedRate'] = seedRate;
     metrics['seedSeconds'] = seeded.ms / 1000;
+    metrics['points'] = plan.totalPoints;
     return {
       status: errors.length === 0 ? 'ok' : 'failed',
       metrics,
@@ -168,6 +169,7 @@ export const aggregateQuery: PlatformScenario = {
     { key: 'count', label: 'COUNT, ms', isHigherBetter: false, decimals: 2 },
     { key: 'seedRate', label: 'seeding, points/s', isHigherBetter: true, decimals: 0 },
     { key: 'seedSeconds', label: 'seeding, s', isHigherBetter: false, decimals: 1 },
+    { key: 'points', label: 'points in the store', isHigherBetter: true, decimals: 0 },
   ],
   timeoutMs: (options: BenchOptions) => 120_000 + (options.points / SLOWEST_SEED_RATE) * 1000,
   run,
