@@ -10,7 +10,7 @@ import { createHttpApp } from './http/index.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
-import { SqlitePlatformStore, type PlatformStore } from './storage/platform/index.js';
+import { PostgresPlatformStore, SqlitePlatformStore, type PlatformStore } from './storage/platform/index.js';
 import { TcpListener, TlsListener, WebSocketListener, type BoundAddress, type Listener } from './transport/index.js';
 
 /** A started server. */
@@ -153,7 +153,22 @@ export async function startServer(
 /** PostgreSQL when `database.url` is set, else SQLite in `<dataDir>/platform.db`. */
 async function openPlatformStore(config: Config): Promise<PlatformStore> {
   mkdirSync(config.dataDir, { recursive: true });
-  return SqlitePlatformStore.open(join(config.dataDir, 'platform.db'), { synchronous: config.storage.synchronous });
+  const url = config.database.url;
+  if (url === undefined) {
+    return SqlitePlatformStore.open(join(config.dataDir, 'platform.db'), { synchronous: config.storage.synchronous });
+  }
+  try {
+    return await PostgresPlatformStore.open(url, { schema: config.database.schema });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // One line naming the setting, like every other start-up problem; the URL may hold a password, so it is not shown.
+    const issue = {
+      key: 'database.url',
+      envVar: 'SWITCHBOARD_DATABASE_URL',
+      problem: `cannot open the PostgreSQL platform store: ${reason}`,
+    };
+    throw new ConfigError([issue], { cause: error });
+  }
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

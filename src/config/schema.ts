@@ -176,6 +176,11 @@ export const DatabaseSection = Type.Object(
           'migrations run at start. Unset: embedded SQLite in `<dataDir>/platform.db`.',
       }),
     ),
+    schema: Type.String({
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+      default: 'switchboard',
+      description: 'PostgreSQL schema holding the platform tables (created if missing); lets servers share a database.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

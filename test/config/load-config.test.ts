@@ -57,7 +57,7 @@ describe('defaults', () => {
       tls: { port: 8883, requestCert: false },
       http: { port: 8080 },
       storage: { kind: 'sqlite', synchronous: 'normal' },
-      database: {},
+      database: { schema: 'switchboard' },
       platform: {
         zoneHierarchy: ['building', 'level', 'area'],
         maxPendingWrites: 200_000,
@@ -162,6 +162,10 @@ describe('environment variables', () => {
           break;
         case 'database.url':
           raw = 'postgres://switchboard@db.example:5432/switchboard';
+          value = raw;
+          break;
+        case 'database.schema':
+          raw = 'tenant_one';
           value = raw;
           break;
         case 'platform.zoneHierarchy':
