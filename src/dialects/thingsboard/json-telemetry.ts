@@ -13,6 +13,7 @@
  * JSON.parse does not expose the source text).
  */
 import type { DataValue, JsonValue, TelemetryPoint } from '../../platform/model.js';
+import { parseLenientJson } from './lenient-json.js';
 
 /** The payload is not what the topic expects (→ v5 PUBACK 0x99, 3.1.1 disconnect, HTTP 400). */
 export class PayloadError extends Error {
@@ -34,14 +35,22 @@ export const DEFAULT_TYPING_OPTIONS: TypingOptions = { castNumericStrings: true,
 
 export type JsonObject = { [key: string]: JsonValue };
 
-/** Parses a UTF-8 JSON payload; throws PayloadError. */
+/**
+ * Parses a UTF-8 JSON payload as ThingsBoard does: strict JSON first, then Gson's lenient syntax (lenient-json.ts),
+ * which the ThingsBoard document's own shell commands produce. Throws PayloadError.
+ */
 export function parseJsonPayload(payload: Buffer | string): JsonValue {
+  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
   try {
-    return JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8')) as JsonValue;
+    return JSON.parse(text) as JsonValue;
   } catch (error) {
-    throw new PayloadError(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    try {
+      return parseLenientJson(text);
+    } catch {
+      throw new PayloadError(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      });
+    }
   }
 }
 
