@@ -68,6 +68,8 @@ describe('ThingsBoard CONNECT', () => {
     });
   }
 
+  // MQTT 5 §3.2.2.2 (CONNACK reason codes), 3.1.1 §3.2.2.3 (return codes 0x04/0x05); [MQTT-3.2.2-5] the server closes
+  // the connection after a refusing CONNACK.
   it('a wrong token is refused: MQTT 5 0x86, MQTT 3.1.1 0x05 (as the source document says)', async () => {
     assert.equal(await connackCode(tb.mqttUrl, { protocolVersion: 5, username: 'no-such-token' }), 0x86);
     assert.equal(await connackCode(tb.mqttUrl, { protocolVersion: 4, username: 'no-such-token' }), 0x05);
@@ -126,6 +128,7 @@ describe('ThingsBoard CONNECT', () => {
     assert.equal(latest[0]?.value, 1);
   });
 
+  // The broker's own takeover is by client id ([MQTT-3.1.4-3]); one session per device is ThingsBoard's rule.
   it('a device connecting again under another client id takes over: the older connection gets 0x8E', async () => {
     const first = resources.add(
       await connectClient(tb.mqttUrl, { protocolVersion: 5, username: token, clientId: 'a' }),

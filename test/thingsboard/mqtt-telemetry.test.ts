@@ -36,6 +36,7 @@ describe('ThingsBoard telemetry over MQTT', () => {
   const latest = async (key: string): Promise<unknown> =>
     (await tb.platform.store.latestTelemetry(device.id, [key]))[0]?.value;
 
+  // [MQTT-4.3.2-2] the PUBACK is the receiver taking ownership: here that means the point is stored.
   it('a QoS 1 PUBACK arrives only once the point is committed: it is readable when the PUBACK arrives', async () => {
     const { client } = resources.add(await connectClient(tb.mqttUrl, { username: token, protocolVersion: 5 }));
     const code = await pubackCode(client, 'v1/devices/me/telemetry', '{"committed":7}');
@@ -102,6 +103,7 @@ describe('ThingsBoard telemetry over MQTT', () => {
     assert.equal(v4.client.connected, true);
   });
 
+  // [MQTT-3.9.3-2] the SUBACK carries one code per filter; 3.1.1 has only 0x80 for a failure.
   it('namespace subscriptions: §3.2 filters granted at the requested QoS, others 0x8F (v5) / 0x80 (3.1.1)', async () => {
     const v5 = resources.add(await connectClient(tb.mqttUrl, { username: token, protocolVersion: 5 }));
     assert.deepEqual(
@@ -190,7 +192,13 @@ describe('the source document’s mosquitto_pub commands, run as written', () =>
     const command = line.replace('-h "127.0.0.1"', '-h "$HOST" -p "$PORT"');
     return run('bash', ['-c', command], {
       cwd: workDir,
-      env: { ...process.env, HOST: tb.host, PORT: String(tb.mqttPort), ACCESS_TOKEN: token },
+      env: {
+        ...process.env,
+        HOST: tb.host,
+        PORT: String(tb.mqttPort),
+        ACCESS_TOKEN: token,
+        PATH: `${join(process.cwd(), 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`,
+      },
       timeout: 10_000,
     });
   };
@@ -240,6 +248,37 @@ describe('the source document’s mosquitto_pub commands, run as written', () =>
     );
     const [attribute4] = await tb.platform.store.getAttributes(device.id, 'client', ['attribute4']);
     assert.equal(attribute4?.value, 73);
+  });
+
+  /** Polls the store until `key` has a value (QoS 0 publishers get no acknowledgement to wait for). */
+  const eventually = async (key: string): Promise<unknown> => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const value = await latest(key);
+      if (value !== undefined || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  it("MQTT.js's CLI: cat telemetry-data-as-array.json | mqtt pub … -u '$ACCESS_TOKEN' -s (token substituted)", async () => {
+    const line =
+      'cat telemetry-data-as-array.json | mqtt pub -v -h "127.0.0.1" -t "v1/devices/me/telemetry" -u \'$ACCESS_TOKEN\' -s';
+    await sh(line.replace("'$ACCESS_TOKEN'", '"$ACCESS_TOKEN"'));
+    assert.equal(await eventually('key1'), 'value1');
+  });
+
+  it("MQTT.js's CLI: cat new-attributes-values.json | mqtt pub -d … -s stores client attributes", async () => {
+    const line =
+      'cat new-attributes-values.json | mqtt pub -d -h "127.0.0.1" -t "v1/devices/me/attributes" -u \'$ACCESS_TOKEN\' -s';
+    await tb.platform.committed((done) => tb.platform.deleteAttributes(device, 'client', ['attribute5'], done));
+    await sh(line.replace("'$ACCESS_TOKEN'", '"$ACCESS_TOKEN"'));
+    const deadline = Date.now() + 5_000;
+    let stored: unknown;
+    while (stored === undefined && Date.now() < deadline) {
+      stored = (await tb.platform.store.getAttributes(device.id, 'client', ['attribute5']))[0]?.value;
+      if (stored === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(stored, { someNumber: 42, someArray: [1, 2, 3], someNestedObject: { key: 'value' } });
   });
 
   it('mosquitto_sub -t "v1/devices/me/attributes" receives a shared attribute update', async () => {
