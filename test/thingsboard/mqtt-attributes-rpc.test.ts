@@ -337,3 +337,43 @@ client.on('message', function (topic, message) {
   };
   return scripts[which];
 }
+
+describe('ThingsBoard provisioning over MQTT through the core dialect', () => {
+  let tb: TbServer;
+  const resources = new Resources();
+  before(async () => {
+    tb = await startTbServer({ limits: { provisionSessionCloseMs: 200 } });
+    await tb.platform.entities.createProfile(tb.org.id, {
+      name: 'provisioned',
+      provisioning: {
+        strategy: 'ALLOW_CREATE_NEW_DEVICES',
+        key: 'u7piawkboq8v32dmcmpp',
+        secret: 'jpmwdn8ptlswmf4m29bw',
+      },
+    });
+  });
+  afterEach(() => resources.closeAll());
+  after(() => tb.close());
+
+  it('a "provision" session gets SUCCESS with a token on /provision/response, is closed after it, and the token connects', async () => {
+    const session = resources.add(await connectClient(tb.mqttUrl, { username: 'provision', protocolVersion: 5 }));
+    await session.client.subscribeAsync('/provision/response');
+    const closed = new Promise<void>((resolve) => session.client.once('close', () => resolve()));
+    session.client.publish(
+      '/provision/request',
+      JSON.stringify({
+        deviceName: 'DEVICE_NAME',
+        provisionDeviceKey: 'u7piawkboq8v32dmcmpp',
+        provisionDeviceSecret: 'jpmwdn8ptlswmf4m29bw',
+      }),
+      { qos: 1 },
+    );
+    const [reply] = await session.waitForMessages(1);
+    const body = JSON.parse(reply!.payload) as { status: string; credentialsType: string; credentialsValue: string };
+    assert.equal(body.status, 'SUCCESS');
+    assert.equal(body.credentialsType, 'ACCESS_TOKEN');
+    await closed; // ThingsBoard closes the provisioning session after its reply (60 s there, 200 ms here)
+    const device = resources.add(await connectClient(tb.mqttUrl, { username: body.credentialsValue }));
+    assert.equal(device.client.connected, true);
+  });
+});

@@ -14,6 +14,7 @@
  * - a password that does not match basic credentials found: the same as wrong credentials.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
 import type { ConnectRequest } from '../../broker/index.js';
 import type { Device, DeviceCredentials, DeviceProfile } from '../../platform/model.js';
 import type { DeviceWithCredentials, PlatformStore } from '../../storage/platform-store.js';
@@ -77,13 +78,20 @@ export function certificateHash(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex');
 }
 
+/**
+ * X509_CERTIFICATE_CHAIN provisioning at CONNECT (provision-x509.ts `provisionByCertificate`): a certificate whose own
+ * hash names no device may create (or re-key) one from its CN; undefined when it cannot.
+ */
+export type CertificateProvisioner = (certificate: PeerCertificate) => Promise<DeviceWithCredentials | undefined>;
+
 /** All ThingsBoard steps in order: provisioning, then the device credential look-up. */
 export async function authenticateThingsboard(
   store: PlatformStore,
   request: ConnectRequest,
+  provisionByCertificate?: CertificateProvisioner,
 ): Promise<ThingsboardAuthOutcome> {
   if (isProvisionConnect(request)) return { outcome: 'provision', identity: PROVISION_IDENTITY };
-  return authenticateThingsboardDevice(store, request);
+  return authenticateThingsboardDevice(store, request, provisionByCertificate);
 }
 
 /**
@@ -95,15 +103,20 @@ export async function authenticateThingsboard(
 export async function authenticateThingsboardDevice(
   store: PlatformStore,
   request: ConnectRequest,
+  provisionByCertificate?: CertificateProvisioner,
 ): Promise<ThingsboardAuthOutcome> {
   const refuse = (): ThingsboardAuthOutcome => ({
     outcome: 'refused',
     reasonCode: badCredentialsReason(request.protocolVersion),
   });
-  const raw = request.connection.peerCertificate?.raw;
-  if (raw !== undefined && raw.length > 0) {
-    // The TLS listener verified the certificate against its CA; it names a device when its hash is registered.
-    const found = await store.findByCertificateHash(certificateHash(raw));
+  const certificate = request.connection.peerCertificate;
+  const raw = certificate?.raw;
+  if (certificate !== undefined && raw !== undefined && raw.length > 0) {
+    // The TLS listener verified the certificate against its CA; it names a device when its hash is registered, or
+    // provisions one when a profile with the X.509 chain strategy trusts its issuer. Otherwise the other credentials
+    // still apply (a user may present a certificate and a token); with none, the refusal is 0x87.
+    const found =
+      (await store.findByCertificateHash(certificateHash(raw))) ?? (await provisionByCertificate?.(certificate));
     if (found !== undefined) return deviceOutcome(store, found);
   }
   const username = request.username === undefined || request.username === '' ? undefined : request.username;
@@ -126,7 +139,9 @@ export async function authenticateThingsboardDevice(
   if (byToken !== undefined) return deviceOutcome(store, byToken);
   const byUsername = await store.findByBasicCredentials(null, username);
   if (byUsername !== undefined && passwordMatches(byUsername, password)) return deviceOutcome(store, byUsername);
-  return refuse();
+  return raw !== undefined && byUsername === undefined
+    ? { outcome: 'refused', reasonCode: REASON_NOT_AUTHORIZED }
+    : refuse();
 }
 
 /** Basic credentials without a password accept any; with one, it must match (compared in constant time). */

@@ -21,6 +21,8 @@ import type { Device } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
 import {
   authenticateThingsboard,
+  authenticateThingsboardDevice,
+  type CertificateProvisioner,
   isDeviceIdentity,
   isProvisionIdentity,
   noCredentialsReason,
@@ -32,7 +34,9 @@ import { claimsHttpPlugin } from './claims-http.js';
 import { DeviceSession } from './device-session.js';
 import { deviceHttpPlugin } from './http-device-api.js';
 import { DEFAULT_TYPING_OPTIONS, type TypingOptions } from './json-telemetry.js';
-import { ProvisionSessions, unavailableProvisionHandler } from './mqtt-provisioning.js';
+import { ProvisionSessions } from './mqtt-provisioning.js';
+import { provisionHandler } from './provision.js';
+import { provisionByCertificate } from './provision-x509.js';
 import { sessionLimitsHandler } from './session-limits.js';
 import { isThingsboardNamespace, parsePublishTopic, parseSubscribeFilter, PROVISION_RESPONSE_TOPIC } from './topics.js';
 import type { ExtensionContext, ProvisionHandler, ThingsboardExtension, ThingsboardLimits } from './types.js';
@@ -44,8 +48,10 @@ export interface ThingsboardDialectOptions {
   /** Clients with no credentials at all become plain anonymous MQTT clients (no ThingsBoard rights). Default false. */
   allowAnonymous?: boolean | undefined;
   limits?: ThingsboardLimits | undefined;
-  /** provision.ts `handleProvisionRequest`; without it every provisioning request is answered FAILURE. */
+  /** Default: provision.ts `provisionHandler` (`handleProvisionRequest`). */
   provision?: ProvisionHandler | undefined;
+  /** X.509 chain provisioning at CONNECT; default provision-x509.ts `provisionByCertificate`. */
+  provisionByCertificate?: CertificateProvisioner | undefined;
   /** The organization unclaimed devices live in; default the oldest organization (the server organization). */
   serverOrgId?: (() => Promise<string | undefined>) | undefined;
   /** Gateway API, firmware…: topics of the namespace the core does not handle. */
@@ -72,7 +78,7 @@ export interface ThingsboardDialect {
   /** `POST` / `DELETE /api/claims/{deviceName}`; needs the management API's `request.caller` (minRole routes). */
   readonly claimsHttpPlugin: FastifyPluginAsync;
   readonly claims: ClaimService;
-  /** The ThingsBoard credential steps alone, for a server that composes several dialects' authentication. */
+  /** The device credential steps alone (not `provision`), for a server that composes several dialects' steps. */
   authenticateDevice: (request: ConnectRequest) => Promise<ThingsboardAuthOutcome>;
 }
 
@@ -107,7 +113,9 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
       disconnectDevice(device, TbReason.AdministrativeAction, 'the device changed organization');
     },
   });
-  const provision = options.provision ?? unavailableProvisionHandler;
+  const provision = options.provision ?? provisionHandler;
+  const byCertificate: CertificateProvisioner =
+    options.provisionByCertificate ?? ((certificate) => provisionByCertificate(platform, certificate));
   const provisionSessions = new ProvisionSessions({
     platform,
     handler: provision,
@@ -131,7 +139,7 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     authenticate: async (request) => {
       let outcome: ThingsboardAuthOutcome;
       try {
-        outcome = await authenticateThingsboard(platform.store, request);
+        outcome = await authenticateThingsboard(platform.store, request, byCertificate);
       } catch (error) {
         logger.error({ err: error }, 'credential look-up failed');
         return { ok: false, reasonCode: TbReason.ServerUnavailable };
@@ -237,7 +245,7 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     httpPlugin: deviceHttpPlugin(httpDeps),
     claimsHttpPlugin: claimsHttpPlugin({ claims }),
     claims,
-    authenticateDevice: (request) => authenticateThingsboard(platform.store, request),
+    authenticateDevice: (request) => authenticateThingsboardDevice(platform.store, request, byCertificate),
   };
 }
 

@@ -13,6 +13,7 @@ export {
   noCredentialsReason,
 } from './auth.js';
 export type {
+  CertificateProvisioner,
   ThingsboardAuthOutcome,
   ThingsboardDeviceIdentity,
   ThingsboardIdentity,

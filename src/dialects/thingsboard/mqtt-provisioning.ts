@@ -9,14 +9,7 @@ import type { Logger } from 'pino';
 import { DeferredAck, type ClientInfo, type InboundMessage, type MessageVerdict } from '../../broker/index.js';
 import type { Platform } from '../../platform/platform.js';
 import { PROVISION_RESPONSE_TOPIC } from './topics.js';
-import type { ProvisionHandler, ProvisionReply } from './types.js';
-
-/** Until provision.ts is wired: every request is answered FAILURE, in ThingsBoard's reply shape. */
-export const unavailableProvisionHandler: ProvisionHandler = (): Promise<ProvisionReply> =>
-  Promise.resolve({
-    payload: Buffer.from(JSON.stringify({ status: 'FAILURE', errorMsg: 'Provisioning is not available' })),
-    contentType: 'application/json',
-  });
+import type { ProvisionHandler } from './types.js';
 
 export interface ProvisionSessionsOptions {
   platform: Platform;
