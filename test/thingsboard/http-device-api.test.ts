@@ -4,11 +4,12 @@
  * with `{"error","message"}` for malformed JSON (not 500).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { CLAIMING_DATA_KEY } from '../../src/dialects/thingsboard/index.js';
 import type { Device } from '../../src/platform/model.js';
-import { waitFor } from '../helpers/index.js';
+import { connectClient, Resources, waitFor } from '../helpers/index.js';
 import { startTbServer, type TbServer } from './helpers.js';
+import { pubackCode, serverDisconnect } from './tb-clients.js';
 
 describe('ThingsBoard HTTP device API', () => {
   let tb: TbServer;
@@ -116,6 +117,7 @@ describe('ThingsBoard HTTP device API', () => {
 
 describe('claiming over the management API', () => {
   let tb: TbServer;
+  const resources = new Resources();
   let customerToken: string;
   let customerOrgId: string;
 
@@ -131,6 +133,7 @@ describe('claiming over the management API', () => {
     });
     customerToken = ((await login.json()) as { token: string }).token;
   });
+  afterEach(() => resources.closeAll());
   after(() => tb.close());
 
   const claim = (name: string, secretKey: string, method = 'POST'): Promise<Response> =>
@@ -175,6 +178,20 @@ describe('claiming over the management API', () => {
     assert.equal((await claim('no-such-device', '')).status, 404);
     const anonymous = await fetch(`${tb.httpUrl}/api/claims/never-asked`, { method: 'POST', body: '{}' });
     assert.equal(anonymous.status, 401);
+  });
+
+  it('a connected device that is claimed is disconnected with 0x98 so it reconnects as its new organization’s', async () => {
+    const created = await tb.createDevice('online-claim');
+    const { client } = resources.add(
+      await connectClient(tb.mqttUrl, { username: tb.tokenOf(created), protocolVersion: 5 }),
+    );
+    assert.equal(await pubackCode(client, 'v1/devices/me/claim', '{"secretKey":"k2"}'), 0);
+    const disconnected = serverDisconnect(client);
+    assert.equal((await claim('online-claim', 'k2')).status, 200);
+    assert.equal((await disconnected).reasonCode, 0x98);
+    // Claimed: a new claim request from the device is refused (MQTT 5 PUBACK 0x87), nothing stored.
+    const again = resources.add(await connectClient(tb.mqttUrl, { username: tb.tokenOf(created), protocolVersion: 5 }));
+    assert.equal(await pubackCode(again.client, 'v1/devices/me/claim', '{}'), 0x87);
   });
 
   it('an expired claim is FAILURE', async () => {
