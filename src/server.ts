@@ -6,6 +6,10 @@ import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js
 import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
+import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
+import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
+import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
@@ -52,16 +56,6 @@ export async function startServer(
     zoneHierarchy: config.platform.zoneHierarchy,
   });
   const retention = new RetentionSweeper(platformStore, logger, config.platform.retentionIntervalSeconds * 1000);
-  const store = openStore(config);
-  const broker = new Broker({
-    limits: config.mqtt,
-    acl: config.acl,
-    allowAnonymous: config.allowAnonymous,
-    store,
-    logger,
-  });
-  broker.start();
-
   const auth = new AuthService({
     store: platformStore,
     entities: platform.entities,
@@ -73,12 +67,14 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
+  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
   const app = await createHttpApp({
     platform,
     auth,
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
+    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform)],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -169,6 +165,44 @@ async function openPlatformStore(config: Config): Promise<PlatformStore> {
     };
     throw new ConfigError([issue], { cause: error });
   }
+}
+
+/**
+ * The broker with the device dialects' hooks. Dialects send through the broker, which needs their hooks first: they
+ * get it late-bound (`attach`, the gateway's `send`).
+ */
+function startBroker(
+  config: Config,
+  logger: Logger,
+  platform: Platform,
+  serverOrgId: () => Promise<string | undefined>,
+): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const gateway = createGatewayExtension({
+    platform,
+    logger,
+    // Called only for gateway sessions, so after the broker below exists.
+    send: (clientId, message, onAcknowledged) => broker.sendToClient(clientId, message, onAcknowledged),
+    claims: () => thingsboard.claims,
+  });
+  const thingsboard = createThingsboardDialect({
+    platform,
+    logger,
+    allowAnonymous: config.allowAnonymous,
+    provision: provisionHandler,
+    serverOrgId,
+    extensions: [gateway],
+  });
+  const broker = new Broker({
+    limits: config.mqtt,
+    acl: config.acl,
+    allowAnonymous: config.allowAnonymous,
+    store: openStore(config),
+    logger,
+    hooks: thingsboard.hooks,
+  });
+  thingsboard.attach(broker);
+  broker.start();
+  return { broker, thingsboard };
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

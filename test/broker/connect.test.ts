@@ -192,15 +192,17 @@ describe('CONNECT with allowAnonymous false', () => {
   afterEach(() => resources.closeAll());
   after(() => server.close());
 
-  test('MQTT 3.1.1: a client without credentials is refused with 0x05 and closed', async () => {
+  // The codes are the ThingsBoard dialect's (docs/thingsboard.md, "CONNACK codes"): 3.1.1 gets the documented 0x04 for
+  // no credentials and 0x05 for credentials that match nothing; MQTT 5 gets 0x87 and 0x86.
+  test('MQTT 3.1.1: a client without credentials is refused with 0x04 and closed', async () => {
     const { client } = await WireClient.connect(server.mqttPort, 4, { clientId: 'anon-4' });
     resources.add(client);
     await client.closed();
     // [MQTT-3.2.2-5] a non-zero return code is followed by closing the connection.
-    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x05]));
+    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x04]));
   });
 
-  test('MQTT 3.1.1: a client with a user name nobody can verify is refused with 0x04', async () => {
+  test('MQTT 3.1.1: a client with a user name nobody can verify is refused with 0x05', async () => {
     const { client } = await WireClient.connect(server.mqttPort, 4, {
       clientId: 'user-4',
       username: 'alice',
@@ -208,7 +210,7 @@ describe('CONNECT with allowAnonymous false', () => {
     });
     resources.add(client);
     await client.closed();
-    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x04]));
+    assert.deepEqual(client.receivedBytes, Buffer.from([0x20, 0x02, 0x00, 0x05]));
   });
 
   test('MQTT 5: a client without credentials is refused with 0x87 and closed', async () => {
@@ -235,7 +237,7 @@ describe('CONNECT with allowAnonymous false', () => {
       await assert.rejects(
         connectClient(server.mqttUrl, { protocolVersion: version, clientId: 'js-anon' }),
         (error) => {
-          assert.equal((error as { code?: number }).code, version === 5 ? 0x87 : 5);
+          assert.equal((error as { code?: number }).code, version === 5 ? 0x87 : 4);
           return true;
         },
       );

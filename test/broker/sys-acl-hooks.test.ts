@@ -129,6 +129,14 @@ describe('static ACL rules', () => {
         { action: 'all', topic: 'private/#', allow: false },
       ],
     });
+    // User names the server can verify: devices with MQTT basic credentials (user name and password).
+    const org = await server.server.platform.entities.createOrganization({ name: 'ACL tests' });
+    for (const name of ['alice', 'bob']) {
+      await server.server.platform.entities.createDevice(org.id, {
+        name,
+        credentials: { type: 'MQTT_BASIC', clientId: null, username: name, password: `${name}-secret` },
+      });
+    }
   });
   after(() => server.close());
 
@@ -165,9 +173,17 @@ describe('static ACL rules', () => {
       });
 
       test('rules limited to a user name apply to subscribe and publish (action all)', async () => {
-        const alice = await wire(server.mqttPort, version, { username: 'alice', clientId: `alice-${String(version)}` });
+        const alice = await wire(server.mqttPort, version, {
+          username: 'alice',
+          password: Buffer.from('alice-secret'),
+          clientId: `alice-${String(version)}`,
+        });
         assert.deepEqual((await alice.subscribe('private/#', 1)).reasonCodes, [1]);
-        const bob = await wire(server.mqttPort, version, { username: 'bob', clientId: `bob-${String(version)}` });
+        const bob = await wire(server.mqttPort, version, {
+          username: 'bob',
+          password: Buffer.from('bob-secret'),
+          clientId: `bob-${String(version)}`,
+        });
         assert.deepEqual((await bob.subscribe('private/#', 1)).reasonCodes, [
           version === 5 ? ReasonCode.NotAuthorized : 0x80,
         ]);
