@@ -16,6 +16,7 @@ import { CpuMeter } from './proc-stats.js';
 import type { TelemetryDeviceSpec, TelemetrySample, TelemetryStopResult } from './protocol.js';
 import { deal, monotonicMs, sleep, type ScenarioOutcome } from './scenario.js';
 import { verifyIngested } from './platform-verify.js';
+import type { BackendKind } from './platform-database.js';
 
 /** The five numeric keys of every message. */
 export const TELEMETRY_KEYS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
@@ -98,6 +99,9 @@ function phaseErrors(phase: PhaseResult, name: string): string[] {
   return errors;
 }
 
+/** Half of the issue's ingestion targets (100,000 points/s on SQLite, 50,000 on PostgreSQL): the latency phase's rate. */
+const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>> = { sqlite: 50_000, postgres: 25_000 };
+
 async function provision(context: PlatformContext, startServer: () => Promise<SwitchboardUnderTest>, password: string) {
   const { options, database, tag } = context;
   const startedMs = monotonicMs();
@@ -162,20 +166,29 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
   const saturated = await runPhase(context, broker, active, 0);
   context.log(`    saturated: ${Math.round(saturated.pointsPerSecond)} data points/s acknowledged`);
   const errors = phaseErrors(saturated, 'saturated phase');
-  // Half the measured rate, per device, in messages: each message carries one point per key.
+  // Two paced phases, each measuring publish→PUBACK latency with no backlog: at half the rate the issue targets
+  // ("p99 ack under 50 ms at half that rate": 50,000 points/s for SQLite's 100,000), and at half the rate just
+  // measured (harder as the store gets faster). Rates are per device, in messages: one point per key each.
+  const perDevice = (pointsPerSecond: number): number => pointsPerSecond / TELEMETRY_KEYS.length / specs.length;
+  const halfTargetPointsPerSecond = HALF_TARGET_POINTS_PER_SECOND[backend.kind];
   const pacedPointsPerSecond = saturated.pointsPerSecond / 2;
-  const ratePerDevice = pacedPointsPerSecond / TELEMETRY_KEYS.length / specs.length;
+  let atHalfTarget: PhaseResult | undefined;
   let paced: PhaseResult | undefined;
-  if (ratePerDevice > 0) {
-    paced = await runPhase(context, broker, active, ratePerDevice);
+  if (saturated.pointsPerSecond > 0) {
+    if (halfTargetPointsPerSecond < pacedPointsPerSecond) {
+      atHalfTarget = await runPhase(context, broker, active, perDevice(halfTargetPointsPerSecond));
+      errors.push(...phaseErrors(atHalfTarget, 'phase at half the target rate'));
+    }
+    paced = await runPhase(context, broker, active, perDevice(pacedPointsPerSecond));
     errors.push(...phaseErrors(paced, 'paced phase'));
   } else {
     errors.push('nothing was acknowledged in the saturated phase; no paced phase');
   }
+  const ratePerDevice = perDevice(pacedPointsPerSecond);
   await Promise.all(processes.map((p) => p.call({ type: 'close-all' })));
   await broker.stop();
 
-  // Counts since setup: the last phase's answer has both phases.
+  // Counts since setup: the last phase's answer has every phase.
   const counts = (paced ?? saturated).stops.flatMap((stop) => stop.devices);
   const store = await database.openStore();
   let verified;
@@ -188,8 +201,13 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
 
   const latency = new LatencyHistogram();
   for (const stop of paced?.stops ?? []) latency.merge(stop.latency);
+  const targetLatency = new LatencyHistogram();
+  for (const stop of atHalfTarget?.stops ?? []) targetLatency.merge(stop.latency);
   const metrics: Record<string, number> = {
     rate: saturated.pointsPerSecond,
+    targetRate: atHalfTarget?.pointsPerSecond ?? Number.NaN,
+    targetP50: atHalfTarget === undefined ? Number.NaN : targetLatency.percentileMicros(50) / 1000,
+    targetP99: atHalfTarget === undefined ? Number.NaN : targetLatency.percentileMicros(99) / 1000,
     p50: latency.percentileMicros(50) / 1000,
     p99: latency.percentileMicros(99) / 1000,
     pacedRate: paced?.pointsPerSecond ?? Number.NaN,
@@ -208,6 +226,8 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
       provisioning: options.provision,
       provisionMs,
       inflightPerDevice: options.deviceInflight,
+      halfTargetPointsPerSecond,
+      halfTargetLatencyMaxMs: atHalfTarget === undefined ? undefined : targetLatency.maxMicros / 1000,
       pacedTargetPointsPerSecond: pacedPointsPerSecond,
       pacedRatePerDevice: ratePerDevice,
       pacedBrokerCpuPercent: paced?.brokerCpuPercent,
@@ -233,12 +253,21 @@ export const telemetryIngestion: PlatformScenario = {
       decimals: 0,
       targets: { sqlite: 100_000, postgres: 50_000 },
     },
-    { key: 'p50', label: 'ack p50 at ½ rate, ms', isHigherBetter: false, decimals: 2 },
-    { key: 'p99', label: 'ack p99 at ½ rate, ms', isHigherBetter: false, decimals: 2, targets: { sqlite: 50 } },
-    { key: 'pacedRate', label: 'data points/s at ½ rate', isHigherBetter: true, decimals: 0 },
+    { key: 'targetRate', label: 'data points/s at ½ target', isHigherBetter: true, decimals: 0 },
+    { key: 'targetP50', label: 'ack p50 at ½ target, ms', isHigherBetter: false, decimals: 2 },
+    {
+      key: 'targetP99',
+      label: 'ack p99 at ½ target, ms',
+      isHigherBetter: false,
+      decimals: 2,
+      targets: { sqlite: 50 },
+    },
+    { key: 'pacedRate', label: 'data points/s at ½ measured', isHigherBetter: true, decimals: 0 },
+    { key: 'p50', label: 'ack p50 at ½ measured, ms', isHigherBetter: false, decimals: 2 },
+    { key: 'p99', label: 'ack p99 at ½ measured, ms', isHigherBetter: false, decimals: 2 },
     { key: 'databaseCpu', label: 'PostgreSQL CPU, %', isHigherBetter: false, decimals: 0 },
   ],
   timeoutMs: (options: BenchOptions) =>
-    2 * (WARM_UP_MS + options.durationSeconds * 1000 + DRAIN_TIMEOUT_MS) + SETUP_ALLOWANCE_MS + options.devices * 50,
+    3 * (WARM_UP_MS + options.durationSeconds * 1000 + DRAIN_TIMEOUT_MS) + SETUP_ALLOWANCE_MS + options.devices * 50,
   run,
 };

@@ -272,18 +272,16 @@ export class SqliteDeviceData {
   }
 
   /**
-   * Bounded retention. Telemetry is found through `latest` (one row per series), so each series is one index seek
-   * to its oldest points rather than a scan of the whole organization's data. CROSS JOIN fixes that join order:
-   * left to itself, SQLite's planner scans each device's telemetry and probes `latest` per row.
+   * Bounded retention. Telemetry is clustered by (device, ts), so each of the organization's devices is one index
+   * seek to its oldest points rather than a scan of the whole organization's data. CROSS JOIN fixes that join order.
    */
   deleteExpired(orgId: string, beforeTs: number, limit: number, nowMs: number): number {
     return this.#db.transaction(() => {
       let deleted = this.#db
         .prepare(
-          `DELETE FROM telemetry WHERE (device_seq, key_id, ts) IN (
-             SELECT t.device_seq, t.key_id, t.ts FROM devices d
-             CROSS JOIN latest l ON l.device_seq = d.seq
-             CROSS JOIN telemetry t ON t.device_seq = l.device_seq AND t.key_id = l.key_id AND t.ts < @before
+          `DELETE FROM telemetry WHERE (device_seq, ts, key_id) IN (
+             SELECT t.device_seq, t.ts, t.key_id FROM devices d
+             CROSS JOIN telemetry t ON t.device_seq = d.seq AND t.ts < @before
              WHERE d.org_id = @org LIMIT @limit)`,
         )
         .run({ org: orgId, before: beforeTs, limit }).changes;

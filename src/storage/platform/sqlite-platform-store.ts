@@ -68,12 +68,19 @@ import {
   type ZoneRow,
 } from './platform-rows.js';
 import { migrate } from './sqlite-platform-schema.js';
+import { WalCheckpointer } from '../wal-checkpointer.js';
 import { SqliteDeviceData } from './sqlite-device-data.js';
+import { SqliteWriterThread } from './sqlite-writer.js';
 
 /** Options of `SqlitePlatformStore`. */
 export interface SqlitePlatformStoreOptions {
   /** 'normal' (default): survives a process crash; 'full': also survives power loss (fsync per commit). */
   synchronous?: 'normal' | 'full';
+  /**
+   * Commit device data on a worker thread (default true for a file): the event loop keeps serving sockets during a
+   * commit. False writes on the store's own connection, synchronously.
+   */
+  writerThread?: boolean;
 }
 
 /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
@@ -100,6 +107,10 @@ export class SqlitePlatformStore implements PlatformStore {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly #data: SqliteDeviceData;
+  /** Undefined for an in-memory database, which has no WAL. */
+  readonly #checkpointer: WalCheckpointer | undefined;
+  /** Device-data commits off the event loop (sqlite-writer.ts); undefined for an in-memory database. */
+  readonly #writer: SqliteWriterThread | undefined;
 
   /** Opens (creating if missing) the file and migrates it; its directory must exist. Throws naming the path. */
   constructor(filePath: string, options: SqlitePlatformStoreOptions = {}) {
@@ -118,6 +129,18 @@ export class SqlitePlatformStore implements PlatformStore {
     }
     this.#db = db;
     this.#data = new SqliteDeviceData(db);
+    const isFile = filePath !== ':memory:' && filePath !== '';
+    const synchronous = options.synchronous ?? 'normal';
+    this.#checkpointer = isFile ? new WalCheckpointer(db, filePath, { synchronous }) : undefined;
+    this.#writer =
+      isFile && options.writerThread !== false
+        ? new SqliteWriterThread({
+            filePath,
+            synchronous: synchronous === 'full' ? 'FULL' : 'NORMAL',
+            cacheSizeKiB,
+            busyTimeoutMs,
+          })
+        : undefined;
   }
 
   /** The same as the constructor, for symmetry with `PostgresPlatformStore.open`. */
@@ -482,6 +505,7 @@ export class SqlitePlatformStore implements PlatformStore {
   // ---- device data -------------------------------------------------------------------------------------------
 
   write(batch: DataBatch): Promise<void> {
+    if (this.#writer?.isAlive === true) return this.#writer.write(batch);
     return settle(() => {
       this.#data.write(batch);
     });
@@ -549,8 +573,11 @@ export class SqlitePlatformStore implements PlatformStore {
     return settle(() => this.#data.deleteExpired(orgId, beforeTs, limit, nowMs));
   }
 
-  close(): Promise<void> {
-    return settle(() => {
+  async close(): Promise<void> {
+    await this.#writer?.stop();
+    // The checkpointer's connection first: the writer's connection, closing last, checkpoints and removes the WAL.
+    await this.#checkpointer?.stop();
+    await settle(() => {
       this.#db.close();
     });
   }
