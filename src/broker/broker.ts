@@ -155,6 +155,7 @@ export class Broker implements SessionHost {
           retainHandling: sub.retainHandling,
           subscriptionId: sub.subscriptionId,
           shareName: shared.kind === 'shared' ? shared.shareName : undefined,
+          guard: sub.guard,
         });
       }
       for (const delivery of snapshot.deliveries.get(stored.clientId) ?? []) {
@@ -516,14 +517,17 @@ export class Broker implements SessionHost {
         continue;
       }
       let grantedQos: QoS = request.qos;
+      let guard: string | undefined;
       const hook = this.#hooks.authorizeSubscribe;
       if (hook !== undefined) {
         const verdict = hook(channel, request.topicFilter, request.qos);
-        if (verdict >= 0x80) {
-          reasonCodes.push(verdict);
+        const granted = typeof verdict === 'number' ? verdict : verdict.qos;
+        if (granted >= 0x80) {
+          reasonCodes.push(granted);
           continue;
         }
-        grantedQos = Math.min(verdict, request.qos) as QoS;
+        grantedQos = Math.min(granted, request.qos) as QoS;
+        if (typeof verdict !== 'number') guard = verdict.guard;
       }
       let subscription = session.subscriptions.get(request.topicFilter);
       const isNew = subscription === undefined;
@@ -542,6 +546,7 @@ export class Broker implements SessionHost {
           retainHandling: request.retainHandling,
           subscriptionId,
           shareName: shared.kind === 'shared' ? shared.shareName : undefined,
+          guard,
         };
         this.#addSubscription(session, subscription);
       } else {
@@ -551,6 +556,7 @@ export class Broker implements SessionHost {
         subscription.retainAsPublished = request.retainAsPublished;
         subscription.retainHandling = request.retainHandling;
         subscription.subscriptionId = subscriptionId;
+        subscription.guard = guard;
       }
       if (session.isPersistent) {
         this.persistence.push({
@@ -671,6 +677,7 @@ export class Broker implements SessionHost {
         // [MQTT-3.8.3-3] No Local: not back to the publisher.
         if (subscription.noLocal && subscription.session === publisher) continue;
       }
+      if (subscription.guard !== undefined && !this.#isDeliverable(subscription.guard, message)) continue;
       const session = subscription.session;
       if (session.routeStamp !== stamp) {
         session.routeStamp = stamp;
@@ -708,7 +715,9 @@ export class Broker implements SessionHost {
     this.#retained.matchFilter(subscription.topicFilter, found);
     const nowMs = Date.now();
     const ids = subscription.subscriptionId === 0 ? undefined : [subscription.subscriptionId];
+    const guard = subscription.guard;
     for (const message of found) {
+      if (guard !== undefined && !this.#isDeliverable(guard, message)) continue;
       if (message.expiresAtMs !== 0 && message.expiresAtMs <= nowMs) {
         this.#retained.delete(message.topicName);
         if (!message.topicName.startsWith('$SYS/'))
@@ -718,6 +727,18 @@ export class Broker implements SessionHost {
       // [MQTT-3.3.1-8] retained messages sent on subscribe carry the retain flag.
       const qos = message.qos < subscription.qos ? message.qos : subscription.qos;
       session.deliver(message, qos, true, ids);
+    }
+  }
+
+  /** `canDeliver` for a guarded subscription; without the hook, or when it throws, nothing guarded is delivered. */
+  #isDeliverable(guard: string, message: Message): boolean {
+    const hook = this.#hooks.canDeliver;
+    if (hook === undefined) return false;
+    try {
+      return hook(guard, message);
+    } catch (error) {
+      this.logger.error({ err: error, topicName: message.topicName }, 'canDeliver hook threw; not delivered');
+      return false;
     }
   }
 

@@ -12,6 +12,8 @@ export type {
   ClientInfo,
   ConnectionInfo,
   ConnectRequest,
+  GuardedGrant,
+  GuardedMessage,
   InboundMessage,
   MessageVerdict,
 } from './options.js';

@@ -89,14 +89,36 @@ export type MessageVerdict =
   | { action: 'consume'; ack: DeferredAck }
   | { action: 'disconnect'; reasonCode: number; reasonString?: string };
 
+/** A subscription granted with a delivery guard (an opaque string the hook owner interprets in `canDeliver`). */
+export interface GuardedGrant {
+  qos: QoS;
+  guard: string;
+}
+
+/** What `canDeliver` sees of a message. */
+export interface GuardedMessage {
+  readonly topicName: string;
+  /** The publishing client's id; '' for messages the server published itself (`Broker.publish`). */
+  readonly publisherClientId: string;
+}
+
 /** Hooks for the platform; every hook is optional and the default allows. */
 export interface BrokerHooks {
   /** Accept or refuse a CONNECT; may attach an identity. When set it decides alone (`allowAnonymous` is not consulted). */
   authenticate?: (request: ConnectRequest) => AuthenticateResult | Promise<AuthenticateResult>;
   /** `true` to allow; a v5 reason code (0x87 ...) to refuse. */
   authorizePublish?: (client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean) => true | number;
-  /** Granted QoS 0..2 (may be lower than requested: a downgrade), or a v5 reason code >= 0x80 to refuse. */
-  authorizeSubscribe?: (client: ClientInfo, topicFilter: string, qos: QoS) => number;
+  /**
+   * Granted QoS 0..2 (may be lower than requested: a downgrade), or a v5 reason code >= 0x80 to refuse; or a grant
+   * with a delivery guard, which `canDeliver` then judges for every message the filter matches.
+   */
+  authorizeSubscribe?: (client: ClientInfo, topicFilter: string, qos: QoS) => number | GuardedGrant;
+  /**
+   * For subscriptions granted with a guard: may this message reach the subscriber? Called once per matching guarded
+   * subscription, on live and retained delivery, also for sessions whose client is offline (the guard is persisted
+   * with the subscription, the client's identity is not). Must be cheap and synchronous; a throw counts as false.
+   */
+  canDeliver?: (guard: string, message: GuardedMessage) => boolean;
   /** After authorization, before routing. */
   onMessage?: (client: ClientInfo, message: InboundMessage) => MessageVerdict | undefined;
   onClientConnected?: (client: ClientInfo) => void;

@@ -23,6 +23,11 @@ export interface Subscription {
   subscriptionId: number;
   /** Set for shared subscriptions. */
   readonly shareName: string | undefined;
+  /**
+   * Set when `authorizeSubscribe` granted the filter with a delivery guard: every message the filter matches is
+   * delivered only if `canDeliver(guard, …)` allows it (e.g. another tenant's topics a wildcard also matches).
+   */
+  guard: string | undefined;
 }
 
 /** Why a delivery left the session without reaching the client, for the dropped-messages counter. */
@@ -243,6 +248,7 @@ export class Session {
       retainAsPublished: subscription.retainAsPublished,
       retainHandling: subscription.retainHandling,
       subscriptionId: subscription.subscriptionId,
+      ...(subscription.guard === undefined ? {} : { guard: subscription.guard }),
     };
   }
 

@@ -29,6 +29,8 @@ export interface StoredSubscription {
   retainHandling: 0 | 1 | 2;
   /** 0 = none. */
   subscriptionId: number;
+  /** The delivery guard the subscription was granted with (see BrokerHooks.canDeliver); absent = none. */
+  guard?: string | undefined;
 }
 
 /**

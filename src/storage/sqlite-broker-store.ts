@@ -101,9 +101,8 @@ export class SqliteBrokerStore implements BrokerStore {
     const deleteClientSubscriptions: Statement<[string]> = db.prepare('DELETE FROM subscriptions WHERE client_id = ?');
     const deleteClientDeliveries: Statement<[string]> = db.prepare('DELETE FROM deliveries WHERE client_id = ?');
     const deleteClientIncomingQos2: Statement<[string]> = db.prepare('DELETE FROM incoming_qos2 WHERE client_id = ?');
-    const putSubscription: Statement<[string, string, number, number, number, number, number]> = db.prepare(
-      'INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
+    const putSubscription: Statement<[string, string, number, number, number, number, number, string | null]> =
+      db.prepare('INSERT OR REPLACE INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     const deleteSubscription: Statement<[string, string]> = db.prepare(
       'DELETE FROM subscriptions WHERE client_id = ? AND topic_filter = ?',
     );
@@ -177,6 +176,7 @@ export class SqliteBrokerStore implements BrokerStore {
               subscription.retainAsPublished ? 1 : 0,
               subscription.retainHandling,
               subscription.subscriptionId,
+              subscription.guard ?? null,
             );
             break;
           }

@@ -43,6 +43,7 @@ export interface SubscriptionRow {
   retain_as_published: number;
   retain_handling: number;
   subscription_id: number;
+  guard: string | null;
 }
 
 /** A `deliveries` row. */
@@ -118,6 +119,7 @@ export function toSubscription(row: SubscriptionRow): StoredSubscription {
     retainAsPublished: row.retain_as_published === 1,
     retainHandling: row.retain_handling as StoredSubscription['retainHandling'],
     subscriptionId: row.subscription_id,
+    ...(row.guard === null ? {} : { guard: row.guard }),
   };
 }
 

@@ -86,7 +86,10 @@ CREATE TABLE counters (
 INSERT INTO counters (id, max_message_id, max_delivery_seq) VALUES (1, 0, 0);
 `;
 
-const MIGRATIONS: readonly string[] = [schemaV1];
+/** Version 2: a subscription's delivery guard (BrokerHooks.canDeliver), NULL for none. */
+const schemaV2 = `ALTER TABLE subscriptions ADD COLUMN guard TEXT;`;
+
+const MIGRATIONS: readonly string[] = [schemaV1, schemaV2];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,13 +1,13 @@
 /**
  * A broker built directly with hooks (the server assembly wires only the platform's) behind a plain TCP server: the
- * same `handleConnection` path the listeners use, a memory store and a silent logger.
+ * same `handleConnection` path the listeners use, a memory store (or the one given) and a silent logger.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { Broker, type BrokerHooks } from '../../src/broker/index.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { createLogger } from '../../src/observability/index.js';
-import { MemoryBrokerStore } from '../../src/storage/index.js';
+import { MemoryBrokerStore, type BrokerStore } from '../../src/storage/index.js';
 
 export interface HookedBroker {
   port: number;
@@ -18,13 +18,14 @@ export interface HookedBroker {
 export async function startHookedBroker(
   hooks: BrokerHooks,
   overrides: Partial<Config['mqtt']> = {},
+  store: BrokerStore = new MemoryBrokerStore(),
 ): Promise<HookedBroker> {
   const config = parseConfig({ logLevel: 'silent', mqtt: { port: 0, ...overrides } });
   const broker = new Broker({
     limits: config.mqtt,
     acl: [],
     allowAnonymous: true,
-    store: new MemoryBrokerStore(),
+    store,
     logger: createLogger('silent'),
     hooks,
   });

@@ -125,6 +125,22 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
         );
       }));
 
+    test('a subscription keeps its delivery guard; one without a guard loads without one', () =>
+      withStore((store) => {
+        const guarded = { ...subscription('+/data/#', { qos: 1 }), guard: 'cp:device-1' };
+        const plain = subscription('plain/#');
+        store.apply([
+          { op: 'putSubscription', clientId: 'a', subscription: guarded },
+          { op: 'putSubscription', clientId: 'a', subscription: plain },
+        ]);
+        const loaded = store.load().subscriptions.get('a') ?? [];
+        assert.deepEqual(
+          [...loaded].sort((x, y) => x.topicFilter.localeCompare(y.topicFilter)),
+          [guarded, plain],
+        );
+        assert.equal('guard' in loaded.find((s) => s.topicFilter === 'plain/#')!, false);
+      }));
+
     test('deleteSubscription removes one filter of one client', () =>
       withStore((store) => {
         store.apply([

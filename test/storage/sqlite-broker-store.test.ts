@@ -69,9 +69,28 @@ describe('SqliteBrokerStore', () => {
     const db = new Database(filePath, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('user_version', { simple: true }), 1);
+      assert.equal(db.pragma('user_version', { simple: true }), 2);
     } finally {
       db.close();
+    }
+  });
+
+  test('a version 1 file (before delivery guards) is migrated and keeps its subscriptions', () => {
+    const filePath = newFilePath();
+    new SqliteBrokerStore(filePath).close();
+    const db = new Database(filePath);
+    db.exec('ALTER TABLE subscriptions DROP COLUMN guard');
+    db.prepare('INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?)').run('old-client', 'a/#', 1, 0, 0, 0, 0);
+    db.pragma('user_version = 1');
+    db.close();
+    const store = new SqliteBrokerStore(filePath);
+    try {
+      const loaded = store.load().subscriptions.get('old-client');
+      assert.deepEqual(loaded, [
+        { topicFilter: 'a/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, subscriptionId: 0 },
+      ]);
+    } finally {
+      store.close();
     }
   });
 
