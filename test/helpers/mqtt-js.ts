@@ -88,7 +88,8 @@ export async function waitFor(condition: () => boolean, what: string, timeoutMs 
 
 /** Resolves when `client` emits 'close' (the broker or the network closed it). */
 export function clientClosed(client: MqttClient, timeoutMs = WAIT_MS): Promise<void> {
-  if (!client.connected && client.disconnected) return Promise.resolve();
+  // 'close' may already have been emitted (the broker closed the socket while the test awaited something else).
+  if ((!client.connected && client.disconnected) || client.stream.destroyed) return Promise.resolve();
   return withTimeout(
     new Promise<void>((resolve) => client.once('close', () => resolve())),
     timeoutMs,

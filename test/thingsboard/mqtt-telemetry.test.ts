@@ -234,20 +234,27 @@ describe('the source document’s mosquitto_pub commands, run as written', () =>
     assert.equal(point?.value, 'value1');
   });
 
+  /** Polls the store until the client attribute `key` has a value (QoS 0 publishers get no acknowledgement). */
+  const eventuallyClientAttribute = async (key: string): Promise<unknown> => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const [attribute] = await tb.platform.store.getAttributes(device.id, 'client', [key]);
+      if (attribute !== undefined || Date.now() > deadline) return attribute?.value;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
   it('client attributes with -m "{"attribute1": "value1", "attribute2": true}" and -f new-attributes-values.json', async () => {
     await sh(
       'mosquitto_pub -d -h "127.0.0.1" -t "v1/devices/me/attributes" -u "$ACCESS_TOKEN" -m "{"attribute1": "value1", "attribute2": true}"',
     );
-    const first = await tb.platform.store.getAttributes(device.id, 'client', ['attribute1', 'attribute2']);
-    assert.deepEqual(Object.fromEntries(first.map((a) => [a.key, a.value])), {
-      attribute1: 'value1',
-      attribute2: true,
-    });
+    // QoS 0: mosquitto_pub exits once the bytes are sent, so the store is polled rather than read once.
+    assert.equal(await eventuallyClientAttribute('attribute1'), 'value1');
+    assert.equal(await eventuallyClientAttribute('attribute2'), true);
     await sh(
       'mosquitto_pub -d -h "127.0.0.1" -t "v1/devices/me/attributes" -u "$ACCESS_TOKEN" -f "new-attributes-values.json"',
     );
-    const [attribute4] = await tb.platform.store.getAttributes(device.id, 'client', ['attribute4']);
-    assert.equal(attribute4?.value, 73);
+    assert.equal(await eventuallyClientAttribute('attribute4'), 73);
   });
 
   /** Polls the store until `key` has a value (QoS 0 publishers get no acknowledgement to wait for). */
