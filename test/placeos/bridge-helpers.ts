@@ -1,0 +1,344 @@
+/**
+ * What the bridge tests drive and connect to: an in-memory feed (the bridge's input, entries pushed by the test), a
+ * Mosquitto broker started by the test (plain or TLS, restartable on the same port), a TCP front that refuses MQTT 5
+ * the way a 3.1.1-only broker does and passes 3.1.1 through to a real broker, and mosquitto_sub runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  FeedEntry,
+  FeedSettings,
+  FeedSource,
+  PrivacyFilter,
+  PrivacyRule,
+} from '../../src/dialects/placeos/feed-types.js';
+import { runMosquitto, type MosquittoResult } from '../helpers/index.js';
+
+/** A feed the test writes to: `set` and `remove` update the current state and tell subscribers, in order. */
+export class MemoryFeed implements FeedSource {
+  readonly #listeners = new Set<(entry: FeedEntry) => void>();
+  readonly #current = new Map<string, FeedEntry>();
+  readonly #settings = new Map<string, FeedSettings>();
+
+  subscribe(listener: (entry: FeedEntry) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  current(orgId: string): Iterable<FeedEntry> {
+    return [...this.#current.values()].filter((entry) => entry.orgId === orgId);
+  }
+
+  settings(orgId: string): FeedSettings | undefined {
+    return this.#settings.get(orgId);
+  }
+
+  setSettings(orgId: string, settings: Partial<FeedSettings>): void {
+    this.#settings.set(orgId, {
+      enabled: true,
+      hierarchy: ['building', 'level', 'area'],
+      timeUnit: 'ms',
+      valueEncoding: 'string',
+      filters: [],
+      secret: '00',
+      ...settings,
+    });
+  }
+
+  /** A state or metadata value: `value` is serialized as JSON. */
+  set(orgId: string, topic: string, value: unknown, timeMs = Date.now()): FeedEntry {
+    const entry: FeedEntry = {
+      orgId,
+      kind: topic.includes('/metadata/') ? 'metadata' : 'state',
+      topic,
+      timeMs,
+      valueJson: JSON.stringify(value),
+    };
+    this.#current.set(topic, entry);
+    this.#emit(entry);
+    return entry;
+  }
+
+  /** A removal: the topic leaves the current state. */
+  remove(orgId: string, topic: string, timeMs = Date.now()): void {
+    this.#current.delete(topic);
+    this.#emit({ orgId, kind: topic.includes('/metadata/') ? 'metadata' : 'state', topic, timeMs, valueJson: null });
+  }
+
+  #emit(entry: FeedEntry): void {
+    for (const listener of this.#listeners) listener(entry);
+  }
+}
+
+/**
+ * A small rule compiler for tests that run before the feed's own (privacy.ts) is merged: every match of a rule in
+ * the serialized value is replaced inside its JSON string (hash: HMAC-SHA256 hex; mask: `*`), or drops the entry.
+ */
+export function compileTestRules(rules: readonly PrivacyRule[], secret: string): PrivacyFilter {
+  const compiled = rules.map((rule) => ({ rule, regex: new RegExp(rule.pattern, 'g') }));
+  return {
+    apply(valueJson: string): string | undefined {
+      let value = valueJson;
+      for (const { rule, regex } of compiled) {
+        regex.lastIndex = 0;
+        if (!regex.test(value)) continue;
+        if (rule.action === 'drop') return undefined;
+        const replaceIn = (text: string): string =>
+          text.replace(regex, (match) =>
+            rule.action === 'hash'
+              ? createHmac('sha256', secret).update(match).digest('hex')
+              : '*'.repeat(match.length),
+          );
+        value = JSON.stringify(
+          JSON.parse(value, (_key, inner: unknown) => (typeof inner === 'string' ? replaceIn(inner) : inner)),
+        );
+      }
+      return value;
+    },
+  };
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** TLS settings of a test Mosquitto. */
+export interface MosquittoTls {
+  certPath: string;
+  keyPath: string;
+  /** Client certificates are verified against this CA, and required. */
+  requireCertificateCaPath?: string;
+}
+
+/** A Mosquitto broker of the test's own, on 127.0.0.1. */
+export interface TestMosquitto {
+  port: number;
+  /** Stops it (SIGTERM, so it would write its persistence file) and waits for the exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with the same configuration. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts `/usr/sbin/mosquitto` with a generated configuration; resolves once it accepts TCP connections. */
+export async function startMosquitto(options: { tls?: MosquittoTls; port?: number } = {}): Promise<TestMosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-mosquitto-'));
+  const port = options.port ?? (await freePort());
+  const lines = [`listener ${String(port)} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none'];
+  if (options.tls !== undefined) {
+    lines.push(`certfile ${options.tls.certPath}`, `keyfile ${options.tls.keyPath}`);
+    if (options.tls.requireCertificateCaPath !== undefined) {
+      lines.push(`cafile ${options.tls.requireCertificateCaPath}`, 'require_certificate true');
+    }
+  }
+  const configPath = join(dir, 'mosquitto.conf');
+  writeFileSync(configPath, lines.join('\n') + '\n');
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const start = async (): Promise<void> => {
+    const spawned = spawn('/usr/sbin/mosquitto', ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    spawned.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child = spawned;
+    exited = new Promise((resolve) => spawned.once('exit', () => resolve()));
+    const deadline = Date.now() + 5_000;
+    while (!(await accepts(port))) {
+      if (spawned.exitCode !== null) throw new Error(`mosquitto exited: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${String(port)}: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const stop = async (): Promise<void> => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    child = undefined;
+  };
+  await start();
+  return {
+    port,
+    start,
+    stop,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * A TCP front for a real broker that does not speak MQTT 5: a CONNECT with protocol level 5 gets the refusal
+ * `refusal` names ('3.1.1': a 3.1.1 CONNACK with return code 0x01, as a 3.1.1-only broker answers [MQTT-3.1.2-2];
+ * '5.0': a v5 CONNACK with reason 0x84), then the connection is closed; any other CONNECT is passed through to
+ * `targetPort`, and so is everything after it. `versions` lists the protocol levels seen, in order.
+ */
+export async function startV5RefusingFront(
+  targetPort: number,
+  refusal: '3.1.1' | '5.0',
+): Promise<{ port: number; versions: number[]; close(): Promise<void> }> {
+  const versions: number[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const level = protocolLevel(head);
+      if (level === undefined) return;
+      socket.off('data', onData);
+      versions.push(level);
+      if (level === 5) {
+        socket.end(
+          refusal === '3.1.1' ? Buffer.from([0x20, 0x02, 0x00, 0x01]) : Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]),
+        );
+        return;
+      }
+      const upstream = netConnect(targetPort, '127.0.0.1');
+      sockets.add(upstream);
+      upstream.once('close', () => {
+        sockets.delete(upstream);
+        socket.destroy();
+      });
+      socket.once('close', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+      upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    versions,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The protocol level byte of the CONNECT at the start of `bytes`: fixed header (1 byte + 1..4 length bytes), then
+ * the protocol name (2-byte length + "MQTT"), then the level. Undefined until enough bytes arrived.
+ */
+function protocolLevel(bytes: Buffer): number | undefined {
+  let offset = 1;
+  while (offset < bytes.length && (bytes[offset]! & 0x80) !== 0) offset++;
+  offset++;
+  if (bytes.length < offset + 2) return undefined;
+  const nameLength = bytes.readUInt16BE(offset);
+  const levelAt = offset + 2 + nameLength;
+  return levelAt < bytes.length ? bytes[levelAt] : undefined;
+}
+
+/** One message as `mosquitto_sub -F '%r %t %p'` prints it: retained flag, topic, payload. */
+export interface SubLine {
+  isRetained: boolean;
+  topic: string;
+  payload: string;
+}
+
+/**
+ * Runs mosquitto_sub on `filter` until it has printed `count` messages (it exits by itself), and parses them.
+ * Retained messages are included: they are what a bridge leaves on its target.
+ */
+export async function mosquittoSubscribe(
+  port: number,
+  filter: string,
+  count: number,
+  extraArgs: readonly string[] = [],
+): Promise<SubLine[]> {
+  const result: MosquittoResult = await runMosquitto(
+    'mosquitto_sub',
+    port,
+    ['-t', filter, '-C', String(count), '-F', '%r %t %p', '-W', '10', ...extraArgs],
+    12_000,
+  ).result;
+  if (result.code !== 0) throw new Error(`mosquitto_sub failed (${String(result.code)}): ${result.stderr}`);
+  return result.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [flag, topic, ...rest] = line.split(' ');
+      return { isRetained: flag === '1', topic: topic!, payload: rest.join(' ') };
+    });
+}
+
+/** A unique topic prefix per test, so tests sharing the machine's Mosquitto never see each other's retained state. */
+export function uniquePrefix(name: string): string {
+  return `switchboard-test/${name}/${String(process.pid)}-${String(Date.now())}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A TCP pass-through to a real broker that the test can close (every connection cut, nothing listening: the
+ * target is "down") and open again on the same port, while the broker behind it keeps its retained state.
+ */
+export interface Gate {
+  port: number;
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startGate(targetPort: number): Promise<Gate> {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const open = async (): Promise<void> => {
+    const listening = createServer((socket) => {
+      const upstream = netConnect(targetPort, '127.0.0.1');
+      for (const end of [socket, upstream]) {
+        sockets.add(end);
+        end.once('close', () => sockets.delete(end));
+        end.on('error', () => undefined);
+      }
+      socket.once('close', () => upstream.destroy());
+      upstream.once('close', () => socket.destroy());
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
+    const address = listening.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    port = address.port;
+    server = listening;
+  };
+  await open();
+  return {
+    get port() {
+      return port;
+    },
+    open,
+    close: async () => {
+      const closing = server;
+      server = undefined;
+      for (const socket of sockets) socket.destroy();
+      if (closing !== undefined) await new Promise<void>((resolve) => closing.close(() => resolve()));
+    },
+  };
+}
