@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type {
   FeedEntry,
@@ -134,7 +134,15 @@ export interface TestMosquitto {
 export async function startMosquitto(options: { tls?: MosquittoTls; port?: number } = {}): Promise<TestMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-mosquitto-'));
   const port = options.port ?? (await freePort());
-  const lines = [`listener ${String(port)} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none'];
+  const lines = [
+    `listener ${String(port)} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    // Started as root, Mosquitto would switch to the `mosquitto` user, which cannot read the test's temp files.
+    `user ${userInfo().username}`,
+  ];
   if (options.tls !== undefined) {
     lines.push(`certfile ${options.tls.certPath}`, `keyfile ${options.tls.keyPath}`);
     if (options.tls.requireCertificateCaPath !== undefined) {

@@ -465,7 +465,8 @@ export class BridgeLink {
     client.publish(topic, payload, { qos: this.#target.qos, retain: true }, (error) => {
       if (generation !== this.#generation) return;
       this.#unacked.delete(entry);
-      if (error === undefined) this.#sent++;
+      // MQTT.js passes null or undefined on success, an Error on a failure (v5: PUBACK reason code ≥ 0x80).
+      if (!(error instanceof Error)) this.#sent++;
       else if (this.#isConnected) this.#recordError(describeError(error));
       if (this.#isConnected) this.#schedulePump();
     });

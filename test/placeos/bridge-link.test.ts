@@ -1,0 +1,342 @@
+/**
+ * A bridge's link against real second brokers: this machine's Mosquitto on 127.0.0.1:1883 (unique prefixes per
+ * test), Mosquitto brokers the tests start (restartable, TLS with a required client certificate, a self-signed server
+ * certificate), a pass-through gate that takes the target "down", and a front that refuses MQTT 5.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import { pino } from 'pino';
+import {
+  BridgeLink,
+  type BridgeLinkOptions,
+  type BridgeTarget,
+} from '../../src/dialects/placeos/bridges/bridge-link.js';
+import type { PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
+import { connectClient, generateTestCertificate, Resources, waitFor, type TestClient } from '../helpers/index.js';
+import {
+  compileTestRules,
+  freePort,
+  MemoryFeed,
+  mosquittoSubscribe,
+  startGate,
+  startMosquitto,
+  startV5RefusingFront,
+  uniquePrefix,
+} from './bridge-helpers.js';
+
+const SYSTEM_MOSQUITTO = 1883;
+const ORG = 'org-1';
+const PASS: PrivacyFilter = { apply: (valueJson) => valueJson };
+const logger = pino({ level: 'silent' });
+const resources = new Resources();
+
+/** A link on `feed`'s entries of ORG, closed after the test. */
+function startLink(
+  feed: MemoryFeed,
+  target: Partial<BridgeTarget> & { port: number; topicPrefix: string },
+  options: Partial<BridgeLinkOptions> = {},
+  filter: PrivacyFilter = PASS,
+): BridgeLink {
+  const link = new BridgeLink(
+    ORG,
+    {
+      host: '127.0.0.1',
+      tls: false,
+      ca: null,
+      cert: null,
+      key: null,
+      rejectUnauthorized: true,
+      username: null,
+      password: null,
+      clientId: `switchboard-test-${String(process.pid)}-${Math.random().toString(36).slice(2, 10)}`,
+      qos: 0,
+      ...target,
+    },
+    filter,
+    feed,
+    { maxQueuedEntries: 10_000, maxBackoffMs: 30_000, connectTimeoutMs: 5_000, ...options },
+    logger,
+  );
+  const unsubscribe = feed.subscribe((entry) => {
+    if (entry.orgId === ORG) link.offer(entry);
+  });
+  resources.add({
+    close: async () => {
+      unsubscribe();
+      await link.close();
+    },
+  });
+  link.start();
+  return link;
+}
+
+/** An MQTT.js subscriber on the system Mosquitto that clears the retained topics under `prefix` when done. */
+async function subscriber(port: number, prefix: string, qos: 0 | 1 = 0): Promise<TestClient> {
+  const client = await connectClient(`mqtt://127.0.0.1:${String(port)}`, { protocolVersion: 5 });
+  await client.client.subscribeAsync(`${prefix}/#`, { qos });
+  resources.add({
+    close: async () => {
+      const seen = new Set(client.messages.map((message) => message.topic));
+      for (const topic of seen) await client.client.publishAsync(topic, '', { retain: true, qos: 1 });
+      await client.client.endAsync(true);
+    },
+  });
+  return client;
+}
+
+const stateTopic = (key: string): string => `placeos/${ORG}/state/bld-1/lvl-2/_/sys-1/dep-123/Display/1/${key}`;
+
+afterEach(async () => {
+  await resources.closeAll();
+});
+
+describe('bridge to a cloud broker', () => {
+  test('republishes the feed retained under its prefix: current state on connect, then every change', async () => {
+    const feed = new MemoryFeed();
+    const prefix = uniquePrefix('republish');
+    feed.set(ORG, stateTopic('power'), true, 1_760_000_000_000);
+    feed.set('org-2', 'placeos/org-2/state/_/_/_/s/d/M/1/other', 1); // another organization: never sent
+    const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix });
+    await waitFor(() => link.status().sent === 1, 'the resync to be sent');
+    const status = link.status();
+    assert.equal(status.connected, true);
+    assert.equal(status.protocolVersion, '5.0');
+    assert.ok(status.connectedAt !== null);
+    feed.set(ORG, stateTopic('volume'), 42, 1_760_000_000_500);
+    feed.set(ORG, `placeos/${ORG}/metadata/sys-1`, { name: 'Room 1' }, 1_760_000_000_600);
+    await waitFor(() => link.status().sent === 3, 'the live changes to be sent');
+
+    // QoS 0 "sent" means written to the socket: the MQTT.js subscriber's three messages show the target has them.
+    const cleaner = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    await cleaner.waitForMessages(3);
+    // A late subscriber gets everything as retained messages (device-apis.md §1.6).
+    const lines = await mosquittoSubscribe(SYSTEM_MOSQUITTO, `${prefix}/#`, 3);
+    assert.deepEqual(
+      lines.map((line) => JSON.stringify([line.isRetained, line.topic, JSON.parse(line.payload)])).sort(),
+      [
+        [true, `${prefix}/${stateTopic('power')}`, { time: 1_760_000_000_000, value: 'true' }],
+        [true, `${prefix}/${stateTopic('volume')}`, { time: 1_760_000_000_500, value: '42' }],
+        [true, `${prefix}/placeos/${ORG}/metadata/sys-1`, { time: 1_760_000_000_600, value: '{"name":"Room 1"}' }],
+      ]
+        .map((line) => JSON.stringify(line))
+        .sort(),
+    );
+  });
+
+  test("follows the organization's format (seconds, raw JSON) and its own privacy filter", async () => {
+    const feed = new MemoryFeed();
+    feed.setSettings(ORG, { timeUnit: 's', valueEncoding: 'raw' });
+    const prefix = uniquePrefix('format');
+    const filter = compileTestRules([{ pattern: '[a-z.]+@example\\.com', action: 'hash' }], 'bridge-secret');
+    const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix }, {}, filter);
+    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    await waitFor(() => link.status().connected, 'the bridge to connect');
+    feed.set(ORG, stateTopic('booked_by'), { email: 'jane.doe@example.com', seats: 4 }, 1_760_000_123_456);
+    const [message] = await client.waitForMessages(1);
+    const payload = JSON.parse(message!.payload) as { time: number; value: { email: string; seats: number } };
+    assert.equal(payload.time, 1_760_000_123);
+    assert.equal(payload.value.seats, 4);
+    assert.match(payload.value.email, /^[0-9a-f]{64}$/);
+    assert.ok(!message!.payload.includes('jane.doe'));
+  });
+
+  test('QoS 1 publishes count as sent once the target acknowledged them', async () => {
+    const feed = new MemoryFeed();
+    const prefix = uniquePrefix('qos1');
+    const client = await subscriber(SYSTEM_MOSQUITTO, prefix, 1);
+    const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix, qos: 1 });
+    await waitFor(() => link.status().connected, 'the bridge to connect');
+    for (let index = 0; index < 200; index++) feed.set(ORG, stateTopic(`key-${String(index)}`), index);
+    const messages = await client.waitForMessages(200);
+    assert.ok(messages.every((message) => message.packet.qos === 1));
+    await waitFor(() => link.status().sent === 200, 'every PUBACK');
+    assert.equal(link.status().queued, 0);
+  });
+
+  test('after the target restarts empty, the bridge reconnects and republishes all current state', async () => {
+    const feed = new MemoryFeed();
+    const target = await startMosquitto();
+    resources.add(target);
+    const prefix = 'bridged';
+    const link = startLink(feed, { port: target.port, topicPrefix: prefix });
+    feed.set(ORG, stateTopic('power'), true);
+    feed.set(ORG, stateTopic('volume'), 10);
+    await waitFor(() => link.status().sent === 2, 'the first values');
+
+    await target.stop();
+    await waitFor(() => !link.status().connected, 'the bridge to notice');
+    feed.set(ORG, stateTopic('volume'), 11); // changed while the target is down
+    feed.set(ORG, stateTopic('input'), 'hdmi'); // new while the target is down
+    assert.equal(link.status().queued, 2);
+    await target.start();
+    await waitFor(() => link.status().connected && link.status().queued === 0, 'the reconnect and resync');
+
+    const lines = await mosquittoSubscribe(target.port, `${prefix}/#`, 3);
+    const values = Object.fromEntries(
+      lines.map((line) => [line.topic.split('/').at(-1)!, (JSON.parse(line.payload) as { value: string }).value]),
+    );
+    assert.deepEqual(values, { power: 'true', volume: '11', input: '"hdmi"' });
+    assert.ok(lines.every((line) => line.isRetained));
+  });
+
+  test('while the target is down it retries with doubling, capped, jittered delays, then connects', async () => {
+    const feed = new MemoryFeed();
+    const port = await freePort(); // nothing listens here yet
+    const delays: [number, number][] = [];
+    const link = startLink(
+      feed,
+      { port, topicPrefix: 'down' },
+      { maxBackoffMs: 1_000, random: () => 0.5, onRetryScheduled: (attempt, delay) => delays.push([attempt, delay]) },
+    );
+    await waitFor(() => delays.length >= 5, 'five retries', 10_000);
+    // Base 250, 500, 1000 (cap), 1000, 1000; with the jitter pinned at 0.5 the delay is 3/4 of the base.
+    assert.deepEqual(delays.slice(0, 5), [
+      [1, 188],
+      [2, 375],
+      [3, 750],
+      [4, 750],
+      [5, 750],
+    ]);
+    const status = link.status();
+    assert.equal(status.connected, false);
+    assert.match(status.lastError ?? '', /ECONNREFUSED/);
+    assert.ok(status.attempts >= 5 && status.nextAttemptAt !== null);
+
+    const target = await startMosquitto({ port });
+    resources.add(target);
+    await waitFor(() => link.status().connected, 'the next attempt to connect', 5_000);
+    assert.equal(link.status().attempts, 0);
+  });
+
+  test('the buffer while disconnected is bounded: newest value per topic, oldest dropped and counted', async () => {
+    const feed = new MemoryFeed();
+    const gate = await startGate(SYSTEM_MOSQUITTO);
+    resources.add(gate);
+    const prefix = uniquePrefix('buffer');
+    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const link = startLink(feed, { port: gate.port, topicPrefix: prefix }, { maxQueuedEntries: 3, maxBackoffMs: 500 });
+    feed.set(ORG, stateTopic('gone'), 'removed while down, removal dropped');
+    feed.set(ORG, stateTopic('cleared'), 'removed while down, removal kept');
+    await client.waitForMessages(2);
+
+    await gate.close();
+    await waitFor(() => !link.status().connected, 'the bridge to notice');
+    feed.remove(ORG, stateTopic('gone'));
+    feed.remove(ORG, stateTopic('cleared'));
+    feed.set(ORG, stateTopic('a'), 1);
+    feed.set(ORG, stateTopic('c'), 1); // capacity 3: the oldest entry (the removal of "gone") is dropped
+    feed.set(ORG, stateTopic('c'), 2); // the same topic again: replaces, no drop
+    assert.deepEqual([link.status().queued, link.status().dropped], [3, 1]);
+
+    await gate.open();
+    await waitFor(() => link.status().connected && link.status().queued === 0, 'the reconnect');
+    const fresh = await connectClient(`mqtt://127.0.0.1:${String(SYSTEM_MOSQUITTO)}`);
+    resources.add(fresh);
+    await fresh.client.subscribeAsync(`${prefix}/#`);
+    const marker = `${prefix}/zz-marker`;
+    await fresh.client.publishAsync(marker, 'barrier', { qos: 1 });
+    await fresh.waitForMessages(1, (message) => message.topic === marker);
+    const retained: Record<string, unknown> = Object.fromEntries(
+      fresh.messages
+        .filter((message) => message.topic !== marker)
+        .map((message) => [message.topic.split('/').at(-1), (JSON.parse(message.payload) as { value: string }).value]),
+    );
+    // The kept removal cleared "cleared"; the newest "c" won; "gone"'s removal was dropped on overflow, so the target
+    // keeps its old value (docs/placeos.md says so); live values come back with the resync even when dropped.
+    assert.deepEqual(retained, { a: '1', c: '2', gone: '"removed while down, removal dropped"' });
+    await fresh.client.publishAsync(marker, '', { retain: false });
+  });
+
+  for (const refusal of ['3.1.1', '5.0'] as const) {
+    test(`a target that refuses MQTT 5 (${refusal === '3.1.1' ? 'CONNACK 0x01' : 'CONNACK 0x84'}) gets 3.1.1 at once`, async () => {
+      const feed = new MemoryFeed();
+      const front = await startV5RefusingFront(SYSTEM_MOSQUITTO, refusal);
+      resources.add(front);
+      const prefix = uniquePrefix('fallback');
+      const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+      const delays: number[] = [];
+      const link = startLink(
+        feed,
+        { port: front.port, topicPrefix: prefix },
+        { onRetryScheduled: (_attempt, delay) => delays.push(delay) },
+      );
+      feed.set(ORG, stateTopic('power'), false);
+      await client.waitForMessages(1);
+      assert.equal(link.status().protocolVersion, '3.1.1');
+      assert.deepEqual(front.versions, [5, 4]);
+      assert.deepEqual(delays, [], 'the fallback is not a failed attempt');
+      assert.match(link.status().lastError ?? '', /protocol version/i);
+    });
+  }
+});
+
+describe('bridge over TLS', () => {
+  test('connects with a client certificate to a broker that requires one (AWS IoT Core style)', async () => {
+    const pki = generateTestCertificate();
+    resources.add({ close: () => Promise.resolve(pki.cleanup()) });
+    const target = await startMosquitto({
+      tls: { certPath: pki.serverCertPath, keyPath: pki.serverKeyPath, requireCertificateCaPath: pki.caCertPath },
+    });
+    resources.add(target);
+    const feed = new MemoryFeed();
+    const link = startLink(feed, {
+      port: target.port,
+      topicPrefix: 'mtls',
+      tls: true,
+      ca: pki.caCert.toString(),
+      cert: pki.clientCert.toString(),
+      key: pki.clientKey.toString(),
+    });
+    feed.set(ORG, stateTopic('power'), true);
+    await waitFor(() => link.status().sent === 1, 'the entry over TLS');
+    const tlsArgs = ['--cafile', pki.caCertPath, '--cert', pki.clientCertPath, '--key', pki.clientKeyPath];
+    const [line] = await mosquittoSubscribe(target.port, 'mtls/#', 1, tlsArgs);
+    assert.equal(line?.topic, `mtls/${stateTopic('power')}`);
+    assert.equal(line?.isRetained, true);
+
+    // Without the client certificate the broker refuses the handshake: not connected, the reason shown.
+    const without = startLink(feed, { port: target.port, topicPrefix: 'mtls', tls: true, ca: pki.caCert.toString() });
+    await waitFor(() => without.status().attempts >= 1, 'a failed attempt');
+    assert.equal(without.status().connected, false);
+    assert.ok(without.status().lastError !== null);
+  });
+
+  test('verification is on by default: a self-signed server certificate is refused unless trusted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-selfsigned-'));
+    resources.add({ close: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) });
+    const certPath = join(dir, 'server.crt');
+    const keyPath = join(dir, 'server.key');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout', keyPath, '-out', certPath,
+    ], { stdio: 'ignore' }); // prettier-ignore
+    const target = await startMosquitto({ tls: { certPath, keyPath } });
+    resources.add(target);
+    const feed = new MemoryFeed();
+    const refused = startLink(feed, { port: target.port, topicPrefix: 'selfsigned', tls: true });
+    await waitFor(() => refused.status().attempts >= 1, 'a failed attempt');
+    assert.equal(refused.status().connected, false);
+    assert.match(refused.status().lastError ?? '', /self[- ]signed/i);
+
+    // Trusting exactly that certificate works; so does turning verification off (PlaceOS's behaviour, opt-in here).
+    const { readFileSync } = await import('node:fs');
+    const trusted = startLink(feed, {
+      port: target.port,
+      topicPrefix: 'selfsigned',
+      tls: true,
+      ca: readFileSync(certPath, 'utf8'),
+    });
+    const unverified = startLink(feed, {
+      port: target.port,
+      topicPrefix: 'selfsigned',
+      tls: true,
+      rejectUnauthorized: false,
+    });
+    await waitFor(() => trusted.status().connected && unverified.status().connected, 'both to connect');
+  });
+});
