@@ -243,7 +243,10 @@ describe('bridge to a cloud broker', () => {
     const retained: Record<string, unknown> = Object.fromEntries(
       fresh.messages
         .filter((message) => message.topic !== marker)
-        .map((message) => [message.topic.split('/').at(-1), (JSON.parse(message.payload) as { value: string }).value]),
+        .map((message): [string, unknown] => [
+          message.topic.split('/').at(-1)!,
+          (JSON.parse(message.payload) as { value: string }).value,
+        ]),
     );
     // The kept removal cleared "cleared"; the newest "c" won; "gone"'s removal was dropped on overflow, so the target
     // keeps its old value (docs/placeos.md says so); live values come back with the resync even when dropped.
