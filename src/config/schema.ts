@@ -218,6 +218,39 @@ export const PlatformSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** PlaceOS bridges to cloud brokers (docs/placeos.md, "Bridges"): how many, and how each buffers and retries. */
+export const BridgesSection = Type.Object(
+  {
+    maxBridgesPerOrganization: Type.Integer({
+      minimum: 0,
+      maximum: 1_000,
+      default: 16,
+      description: 'Bridges one organization may configure (`POST /api/bridges` beyond it is 400).',
+    }),
+    maxQueuedEntries: Type.Integer({
+      minimum: 0,
+      maximum: 10_000_000,
+      default: 10_000,
+      description:
+        'Feed entries a bridge keeps while its target is unreachable (newest per topic); on overflow the oldest is ' +
+        'dropped and counted. Current values come back with the resync on reconnect.',
+    }),
+    maxBackoffMs: Type.Integer({
+      minimum: 250,
+      maximum: 3_600_000,
+      default: 30_000,
+      description: 'Cap of a bridge’s reconnect back-off (250 ms doubling, with jitter, retried forever).',
+    }),
+    connectTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 600_000,
+      default: 10_000,
+      description: 'Time a bridge gives its target to complete TCP, TLS and CONNACK before the attempt counts as failed.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AclRule = Type.Object(
   {
     action: Type.Union([Type.Literal('publish'), Type.Literal('subscribe'), Type.Literal('all')]),
@@ -266,6 +299,7 @@ export const ConfigSchema = Type.Object(
     storage: StorageSection,
     database: DatabaseSection,
     platform: PlatformSection,
+    bridges: BridgesSection,
     acl: Type.Array(AclRule, {
       default: [],
       description:

@@ -64,6 +64,12 @@ describe('defaults', () => {
         jwtLifetimeSeconds: 3_600,
         retentionIntervalSeconds: 60,
       },
+      bridges: {
+        maxBridgesPerOrganization: 16,
+        maxQueuedEntries: 10_000,
+        maxBackoffMs: 30_000,
+        connectTimeoutMs: 10_000,
+      },
       acl: [],
     } satisfies Config);
   });

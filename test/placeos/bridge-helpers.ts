@@ -4,7 +4,7 @@
  * the way a 3.1.1-only broker does and passes 3.1.1 through to a real broker, and mosquitto_sub runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -16,6 +16,15 @@ import type {
   PrivacyFilter,
   PrivacyRule,
 } from '../../src/dialects/placeos/feed-types.js';
+import pg from 'pg';
+import { pino } from 'pino';
+import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from '../../src/auth/index.js';
+import { startBridges, type Bridges } from '../../src/dialects/placeos/bridges/index.js';
+import type { BridgeLimits } from '../../src/dialects/placeos/bridges/bridge-service.js';
+import { createHttpApp } from '../../src/http/index.js';
+import type { Role } from '../../src/platform/model.js';
+import { Platform } from '../../src/platform/platform.js';
+import { PostgresPlatformStore, SqlitePlatformStore } from '../../src/storage/index.js';
 import { runMosquitto, type MosquittoResult } from '../helpers/index.js';
 
 /** A feed the test writes to: `set` and `remove` update the current state and tell subscribers, in order. */
@@ -309,16 +318,21 @@ export function uniquePrefix(name: string): string {
  */
 export interface Gate {
   port: number;
+  /** Connections open through the gate now. */
+  readonly connections: number;
   open(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startGate(targetPort: number): Promise<Gate> {
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
   const open = async (): Promise<void> => {
     const listening = createServer((socket) => {
+      clients.add(socket);
+      socket.once('close', () => clients.delete(socket));
       const upstream = netConnect(targetPort, '127.0.0.1');
       for (const end of [socket, upstream]) {
         sockets.add(end);
@@ -341,12 +355,152 @@ export async function startGate(targetPort: number): Promise<Gate> {
     get port() {
       return port;
     },
+    get connections() {
+      return clients.size;
+    },
     open,
     close: async () => {
       const closing = server;
       server = undefined;
       for (const socket of sockets) socket.destroy();
       if (closing !== undefined) await new Promise<void>((resolve) => closing.close(() => resolve()));
+    },
+  };
+}
+
+/** Where the API's platform store lives. */
+export type StoreKind = 'sqlite' | 'postgres';
+
+/** PostgreSQL for tests: `SWITCHBOARD_TEST_PG_URL`, default the machine's server. */
+export const PG_URL = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Why PostgreSQL tests are skipped, or undefined when the server answers. */
+export async function postgresUnreachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL not reachable at ${PG_URL} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A real management API with bridges on a platform store of `kind`, fed by a MemoryFeed. */
+export interface BridgeApi {
+  baseUrl: string;
+  feed: MemoryFeed;
+  platform: Platform;
+  auth: AuthService;
+  bridges: Bridges;
+  orgId: string;
+  adminToken: string;
+  request(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown }>;
+  /** A JWT of a new user with `role` in `orgId` (default the admin's). */
+  userToken(role: Role, orgId?: string): Promise<string>;
+  /** Stops the API and the bridges; keeps the database when `keepData` (a restart test reopens it). */
+  close(keepData?: boolean): Promise<void>;
+}
+
+/** Reopens an API on the same database: pass the `location` of a closed one. */
+export interface BridgeApiLocation {
+  kind: StoreKind;
+  /** SQLite: the data directory; PostgreSQL: the schema. */
+  where: string;
+}
+
+let apiUsers = 0;
+
+export async function startBridgeApi(
+  kind: StoreKind,
+  options: { reuse?: BridgeApiLocation; feed?: MemoryFeed; limits?: Partial<BridgeLimits> } = {},
+): Promise<BridgeApi & { location: BridgeApiLocation }> {
+  const logger = pino({ level: 'silent' });
+  const where =
+    options.reuse?.where ??
+    (kind === 'sqlite'
+      ? mkdtempSync(join(tmpdir(), 'switchboard-bridges-'))
+      : `sb_test_${randomBytes(6).toString('hex')}`);
+  const store =
+    kind === 'sqlite'
+      ? new SqlitePlatformStore(join(where, 'platform.db'))
+      : await PostgresPlatformStore.open(PG_URL, { schema: where, maxConnections: 4 });
+  const platform = new Platform({ store, logger });
+  const jwtDir = kind === 'sqlite' ? where : mkdtempSync(join(tmpdir(), 'switchboard-bridges-jwt-'));
+  const auth = new AuthService({ store, entities: platform.entities, jwtKey: loadOrCreateJwtKey(jwtDir) });
+  const boot = await bootstrapAdmin({ entities: platform.entities, auth, adminPassword: 'admin-password-1' });
+  const orgId = boot.isCreated ? boot.orgId : await auth.serverOrgId();
+  if (orgId === undefined) throw new Error('no organization after bootstrap');
+  const feed = options.feed ?? new MemoryFeed();
+  const bridges = await startBridges({
+    platform,
+    source: feed,
+    compile: compileTestRules,
+    limits: {
+      maxBridgesPerOrganization: 4,
+      maxQueuedEntries: 1_000,
+      maxBackoffMs: 1_000,
+      connectTimeoutMs: 5_000,
+      ...options.limits,
+    },
+    logger,
+  });
+  const app = await createHttpApp({ platform, auth, logger, plugins: [bridges.httpPlugin] });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const baseUrl = `http://127.0.0.1:${String(address.port)}`;
+
+  const request = async (method: string, path: string, body?: unknown, token?: string) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token ?? adminToken}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(baseUrl + path, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  };
+  const login = async (username: string, password: string): Promise<string> => {
+    const response = await fetch(`${baseUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    return ((await response.json()) as { token: string }).token;
+  };
+  const adminToken = await login('admin', 'admin-password-1');
+  return {
+    baseUrl,
+    feed,
+    platform,
+    auth,
+    bridges,
+    orgId,
+    adminToken,
+    location: { kind, where },
+    request,
+    async userToken(role, userOrgId = orgId) {
+      const username = `bridge-user-${String(++apiUsers)}-${role}`;
+      await auth.createUser(userOrgId, { username, password: 'password-123', role });
+      return login(username, 'password-123');
+    },
+    async close(keepData = false) {
+      await app.close();
+      await bridges.close();
+      await platform.close();
+      if (jwtDir !== where) rmSync(jwtDir, { recursive: true, force: true });
+      if (keepData) return;
+      if (kind === 'sqlite') rmSync(where, { recursive: true, force: true });
+      else {
+        const admin = new pg.Client({ connectionString: PG_URL });
+        await admin.connect();
+        await admin.query(`DROP SCHEMA IF EXISTS ${where} CASCADE`);
+        await admin.end();
+      }
     },
   };
 }

@@ -38,9 +38,6 @@ export interface BridgeRecord extends BridgeSettings {
 /** Compiles a target's privacy rules (the feed's `compilePrivacyRules`); throws on a rule it cannot use. */
 export type CompilePrivacyRules = (rules: readonly PrivacyRule[], secret: string) => PrivacyFilter;
 
-/** Changes applied to a running bridge without reconnecting (PlaceOS's SAFE_ATTRIBUTES: name, description, filters). */
-export const LIVE_FIELDS: ReadonlySet<keyof BridgeSettings> = new Set(['name', 'filters']);
-
 /** Bounds of a bridge's settings, checked at save. */
 export const BRIDGE_LIMITS = {
   /** Longest topic prefix, in UTF-8 bytes. */
@@ -93,13 +90,25 @@ export function targetOf(record: BridgeRecord): BridgeTarget {
   };
 }
 
+/** The settings that make up a connection: a change to any of them reconnects. */
+const CONNECTION_FIELDS = [
+  'host',
+  'port',
+  'tls',
+  'ca',
+  'cert',
+  'key',
+  'rejectUnauthorized',
+  'username',
+  'password',
+  'clientId',
+  'topicPrefix',
+  'qos',
+] as const satisfies readonly Exclude<keyof BridgeSettings, 'name' | 'filters'>[];
+
 /** True when going from `before` to `after` needs a new connection (anything but the live fields changed). */
 export function needsReconnect(before: BridgeSettings, after: BridgeSettings): boolean {
-  for (const key of Object.keys(after) as (keyof BridgeSettings)[]) {
-    if (LIVE_FIELDS.has(key)) continue;
-    if (before[key] !== after[key]) return true;
-  }
-  return false;
+  return CONNECTION_FIELDS.some((key) => before[key] !== after[key]);
 }
 
 const HOSTNAME_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;

@@ -3,17 +3,9 @@
  * organization). The connection settings are one JSON document; the password, the private key and the secret are
  * stored as given (docs/placeos.md, "Bridges": they are needed in clear to connect and to hash).
  */
+import type { ModuleSchema, ModuleSql, PlatformStore } from '../../../storage/index.js';
 import type { PrivacyRule } from '../feed-types.js';
 import type { BridgeRecord, BridgeSettings } from './bridge-settings.js';
-
-/** The part of the platform store's module SQL this store uses. */
-export interface BridgeSql {
-  query<Row = Record<string, unknown>>(
-    sql: string,
-    params?: readonly (string | number | null | boolean)[],
-  ): Promise<Row[]>;
-  run(sql: string, params?: readonly (string | number | null | boolean)[]): Promise<number>;
-}
 
 const TABLE_SQL = `CREATE TABLE bridges_targets (
   id TEXT PRIMARY KEY,
@@ -27,11 +19,11 @@ const TABLE_SQL = `CREATE TABLE bridges_targets (
 )`;
 
 /** The module's migrations (the same SQL is valid on both stores). */
-export const BRIDGE_SCHEMA = {
+export const BRIDGE_SCHEMA: ModuleSchema = {
   module: 'bridges',
   sqlite: [TABLE_SQL],
   postgres: [TABLE_SQL],
-} as const;
+};
 
 /** What the `settings` column holds: every setting but the name. */
 type StoredSettings = Omit<BridgeSettings, 'name'>;
@@ -52,10 +44,15 @@ export class DuplicateBridgeNameError extends Error {
 }
 
 export class BridgeStore {
-  readonly #sql: BridgeSql;
+  readonly #sql: ModuleSql;
 
-  constructor(sql: BridgeSql) {
+  constructor(sql: ModuleSql) {
     this.#sql = sql;
+  }
+
+  /** Migrates the module's table in the platform store and opens it. */
+  static async open(store: PlatformStore): Promise<BridgeStore> {
+    return new BridgeStore(await store.openModule(BRIDGE_SCHEMA));
   }
 
   async list(orgId?: string): Promise<BridgeRecord[]> {

@@ -2,8 +2,9 @@
 export { BridgeService } from './bridge-service.js';
 export type { BridgeInput, BridgeLimits, BridgePatch, BridgeServiceDeps, BridgeView } from './bridge-service.js';
 export { BridgeStore, BRIDGE_SCHEMA } from './bridge-store.js';
-export type { BridgeSql } from './bridge-store.js';
 export { BridgeSettingsError } from './bridge-settings.js';
 export type { CompilePrivacyRules } from './bridge-settings.js';
 export type { BridgeStatus } from './bridge-link.js';
 export { bridgesHttpPlugin } from './bridges-http.js';
+export { startBridges } from './bridges.js';
+export type { Bridges, BridgesDeps } from './bridges.js';
