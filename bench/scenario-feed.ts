@@ -35,7 +35,10 @@ const PINGREQ = Buffer.from([0xc0, 0x00]);
 async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
@@ -45,7 +48,8 @@ async function api(base: string, token: string, method: string, path: string, bo
 
 function field(value: unknown, name: string): string {
   const found = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined;
-  if (typeof found !== 'string') throw new Error(`expected a string "${name}" in ${JSON.stringify(value).slice(0, 200)}`);
+  if (typeof found !== 'string')
+    throw new Error(`expected a string "${name}" in ${JSON.stringify(value).slice(0, 200)}`);
   return found;
 }
 
@@ -57,7 +61,7 @@ async function placeDevices(base: string, password: string, devices: readonly Pr
   const systemId = field(await api(base, token, 'POST', '/api/systems', { name: `${tag}-system` }), 'id');
   for (let i = 0; i < devices.length; i += 16) {
     await Promise.all(
-      devices.slice(i, i + 16).map((d) => api(base, token, 'PATCH', `/api/devices/${d.id}`, { system: systemId })),
+      devices.slice(i, i + 16).map((d) => api(base, token, 'PUT', `/api/devices/${d.id}`, { system: systemId })),
     );
   }
   return { token, orgId };
@@ -169,7 +173,9 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
   const ratePerDevice = pointsPerSecond / TELEMETRY_KEYS.length / specs.length;
 
   const off = await runPhase(context, broker, active, ratePerDevice);
-  context.log(`    feed off: ${Math.round(off.pointsPerSecond)} points/s, Switchboard CPU ${fmt(off.brokerCpuPercent)}`);
+  context.log(
+    `    feed off: ${Math.round(off.pointsPerSecond)} points/s, Switchboard CPU ${fmt(off.brokerCpuPercent)}`,
+  );
   const errors = phaseErrors(off, 'feed off');
 
   const checker = new FeedChecker(devices, baseTs);

@@ -100,9 +100,16 @@ export function phaseErrors(phase: PhaseResult, name: string): string[] {
 }
 
 /** Half of the ingestion targets (100,000 points/s on SQLite, 50,000 on PostgreSQL): the latency phase's rate. */
-export const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>> = { sqlite: 50_000, postgres: 25_000 };
+export const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>> = {
+  sqlite: 50_000,
+  postgres: 25_000,
+};
 
-export async function provision(context: PlatformContext, startServer: () => Promise<SwitchboardUnderTest>, password: string) {
+export async function provision(
+  context: PlatformContext,
+  startServer: () => Promise<SwitchboardUnderTest>,
+  password: string,
+) {
   const { options, database, tag } = context;
   const startedMs = monotonicMs();
   let devices: ProvisionedDevice[];

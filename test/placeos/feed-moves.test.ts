@@ -36,12 +36,15 @@ describe('PlaceOS feed: devices that move', () => {
   });
   afterEach(() => resources.closeAll());
 
-  const oldTopics = (): string[] => [`${root}/${systemA}/dep-9/Display/1/power`, `${root}/${systemA}/dep-9/Display/1/input`];
+  const oldTopics = (): string[] => [
+    `${root}/${systemA}/dep-9/Display/1/power`,
+    `${root}/${systemA}/dep-9/Display/1/input`,
+  ];
 
   it('renaming a device empties its old topics, then publishes its state under the new name', async () => {
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
     all.clear();
-    await h.ok('PATCH', `/api/devices/${display}`, { name: 'Lobby display' });
+    await h.ok('PUT', `/api/devices/${display}`, { name: 'Lobby display' });
     await all.barrier();
     const seen = log(all);
     const removals = seen.filter(([, payload]) => payload === '');
@@ -58,26 +61,47 @@ describe('PlaceOS feed: devices that move', () => {
     assert.ok(seen.findIndex(([, p]) => p !== '') > seen.findLastIndex(([, p]) => p === ''));
     // A subscriber arriving now sees only the new topics ([MQTT-3.3.1-10]: the empty message deleted the old ones).
     const late = await h.subscriber(`placeos/${h.orgId}/state/#`);
-    assert.deepEqual(late.feed.map((m) => m.topic.split('/')[9]), ['Lobby display', 'Lobby display']);
+    assert.deepEqual(
+      late.feed.map((m) => m.topic.split('/')[8]),
+      ['Lobby display', 'Lobby display'],
+    );
   });
 
   it('moving a device to another system moves its topics; changing its driver or index too', async () => {
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
     all.clear();
-    await h.ok('PATCH', `/api/devices/${display}`, { system: systemB, index: 3 });
+    await h.ok('PUT', `/api/devices/${display}`, { system: systemB, index: 3 });
     await all.barrier();
     const seen = log(all);
-    assert.deepEqual(seen.slice(0, 2).map(([topic, payload]) => [topic, payload]).sort(), oldTopics().sort().map((t) => [t, '']));
     assert.deepEqual(
-      seen.slice(2).map(([topic]) => topic).sort(),
+      seen
+        .slice(0, 2)
+        .map(([topic, payload]) => [topic, payload])
+        .sort(),
+      oldTopics()
+        .sort()
+        .map((t) => [t, '']),
+    );
+    assert.deepEqual(
+      seen
+        .slice(2)
+        .map(([topic]) => topic)
+        .sort(),
       [`${root}/${systemB}/dep-9/Display/3/input`, `${root}/${systemB}/dep-9/Display/3/power`],
     );
     all.clear();
-    await h.ok('PATCH', `/api/profiles/${driver}`, { driverId: 'dep-10' });
+    await h.ok('PUT', `/api/profiles/${driver}`, { driverId: 'dep-10' });
     await all.barrier();
     assert.deepEqual(
-      log(all).map(([topic, payload]) => `${topic.split('/').slice(-4).join('/')} ${payload === '' ? 'removed' : 'set'}`),
-      ['dep-9/Display/3/power removed', 'dep-9/Display/3/input removed', 'dep-10/Display/3/power set', 'dep-10/Display/3/input set'],
+      log(all).map(
+        ([topic, payload]) => `${topic.split('/').slice(-4).join('/')} ${payload === '' ? 'removed' : 'set'}`,
+      ),
+      [
+        'dep-9/Display/3/power removed',
+        'dep-9/Display/3/input removed',
+        'dep-10/Display/3/power set',
+        'dep-10/Display/3/input set',
+      ],
     );
   });
 
@@ -86,7 +110,7 @@ describe('PlaceOS feed: devices that move', () => {
     await h.telemetry(other, { power: false }, TS);
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
     all.clear();
-    await h.ok('PATCH', `/api/devices/${other}`, { system: null });
+    await h.ok('PUT', `/api/devices/${other}`, { system: null });
     await h.ok('DELETE', `/api/devices/${display}`);
     await all.barrier();
     assert.deepEqual(log(all), [
@@ -116,8 +140,12 @@ describe('PlaceOS feed metadata', () => {
     await h.feed({ enabled: true });
     const late = await h.subscriber(`placeos/${h.orgId}/metadata/+`);
     assert.ok(late.feed.every((m) => m.packet.retain));
-    assert.deepEqual(value(late, h.orgId), [{ id: h.orgId, name: get(await h.ok('GET', `/api/organizations/${h.orgId}`), 'name'), type: 'organization' }]);
-    assert.deepEqual(value(late, building), [{ id: building, name: 'HQ', type: 'zone', tier: 'building', parentId: null }]);
+    assert.deepEqual(value(late, h.orgId), [
+      { id: h.orgId, name: get(await h.ok('GET', `/api/organizations/${h.orgId}`), 'name'), type: 'organization' },
+    ]);
+    assert.deepEqual(value(late, building), [
+      { id: building, name: 'HQ', type: 'zone', tier: 'building', parentId: null },
+    ]);
     assert.deepEqual(value(late, system), [{ id: system, name: 'Boardroom', type: 'system', zones: [building] }]);
     // A driver's metadata id is the state topics' driver level (`dep-123`), so a subscriber can look it up.
     assert.deepEqual(value(late, 'dep-123'), [{ id: 'dep-123', name: 'Cisco VC', type: 'driver', profileId: driver }]);
@@ -128,9 +156,9 @@ describe('PlaceOS feed metadata', () => {
     await h.feed({ enabled: true });
     const all = await h.subscriber(`placeos/${h.orgId}/metadata/+`);
     const level = await h.zone('Level 2', 'level');
-    await h.ok('PATCH', `/api/zones/${level}`, { name: 'Level 24' });
+    await h.ok('PUT', `/api/zones/${level}`, { name: 'Level 24' });
     const system = await h.system('Huddle', [level]);
-    await h.ok('PATCH', `/api/systems/${system}`, { name: 'Huddle 24.3' });
+    await h.ok('PUT', `/api/systems/${system}`, { name: 'Huddle 24.3' });
     const driver = await h.profile('Display');
     await h.ok('PUT', `/api/organizations/${h.orgId}`, { name: 'Acme' });
     await h.ok('DELETE', `/api/systems/${system}`);
@@ -144,7 +172,10 @@ describe('PlaceOS feed metadata', () => {
     assert.deepEqual(names(h.orgId).slice(-1), ['Acme']);
     // A deleted entity's metadata stays retained as `{"time", "value": null}` (device-apis.md §1.2), not removed.
     const late = await h.subscriber(`placeos/${h.orgId}/metadata/${level}`);
-    assert.deepEqual(late.feed.map((m) => parsePayload(m).value), [null]);
+    assert.deepEqual(
+      late.feed.map((m) => parsePayload(m).value),
+      [null],
+    );
   });
 });
 
@@ -159,7 +190,7 @@ describe('PlaceOS feed on and off', () => {
     await h.telemetry(display, { power: true }, TS);
     await h.attributes(display, { firmware: '1.0' });
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
-    assert.deepEqual(all.feed, []);
+    assert.equal(all.feed.length, 0);
     await h.feed({ enabled: true });
     await all.barrier();
     assert.deepEqual(all.feed.map((m) => m.topic.split('/').pop()).sort(), ['firmware', 'power']);
@@ -167,7 +198,7 @@ describe('PlaceOS feed on and off', () => {
     all.clear();
     await h.telemetry(display, { power: false }, TS + 1);
     await all.barrier();
-    assert.deepEqual(all.feed, []);
+    assert.equal(all.feed.length, 0);
     const late = await h.subscriber(`placeos/${h.orgId}/state/#`);
     assert.equal(late.feed.length, 2, 'the retained state published while on stays');
     assert.deepEqual(await h.ok('GET', `/api/organizations/${h.orgId}/feed`), {
@@ -187,7 +218,10 @@ describe('PlaceOS feed on and off', () => {
     await h.telemetry(display, { temperature: 21 }, TS);
     await h.telemetry(display, { temperature: 19 }, TS - 60_000);
     const late = await h.subscriber(`placeos/${h.orgId}/state/#`);
-    assert.deepEqual(late.feed.map((m) => parsePayload(m)), [{ time: TS, value: '21' }]);
+    assert.deepEqual(
+      late.feed.map((m) => parsePayload(m)),
+      [{ time: TS, value: '21' }],
+    );
   });
 });
 

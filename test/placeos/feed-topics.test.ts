@@ -131,7 +131,9 @@ describe('PlaceOS state feed topics', () => {
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
     await h.telemetry(s.display, { power: true, volume: 42.5, source: 'hdmi', layout: { split: [1, 2] } }, TS);
     await all.barrier();
-    const values = Object.fromEntries(all.feed.map((m) => [m.topic.split('/').pop(), parsePayload(m)]));
+    const values: Record<string, unknown> = Object.fromEntries(
+      all.feed.map((m) => [m.topic.split('/').pop()!, parsePayload(m)]),
+    );
     // Whole seconds, truncated (Crystal's Time::EpochConverter), and the value embedded as JSON (device-apis.md §1.2).
     const time = Math.floor(TS / 1000);
     assert.deepEqual(values, {
@@ -164,7 +166,11 @@ describe('PlaceOS state feed topics', () => {
     const { platform } = h.srv.server;
     const device = (await platform.entities.getDevice(h.orgId, s.display))!;
     await platform.committed((done) => {
-      platform.postEvents(device, [{ stream: 'raw', at: TS, atText: null, data: { occupancy: { people: 3 } }, expiresAt: null }], done);
+      platform.postEvents(
+        device,
+        [{ stream: 'raw', at: TS, atText: null, data: { occupancy: { people: 3 } }, expiresAt: null }],
+        done,
+      );
     });
     await all.barrier();
     const prefix = all.feed[0]!.topic.replace(/firmware$/, '');

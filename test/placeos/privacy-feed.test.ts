@@ -69,7 +69,11 @@ describe('PlaceOS local feed privacy filters', () => {
   });
 
   it('string-encoded values are filtered inside the string and stay valid JSON', async () => {
-    await h.feed({ enabled: true, valueEncoding: 'string', filters: [{ pattern: '"', action: 'mask', replacement: '\\"}' }] });
+    await h.feed({
+      enabled: true,
+      valueEncoding: 'string',
+      filters: [{ pattern: '"', action: 'mask', replacement: '\\"}' }],
+    });
     const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
     await h.telemetry(device, { note: 'say "hi" to a@b.io' }, TS);
     await all.barrier();

@@ -25,7 +25,7 @@ const TABLE = `CREATE TABLE placeos_feed_settings (
 )`;
 
 /** Migration i is schema version i + 1; the two lists stay equivalent. */
-export const FEED_SCHEMA: ModuleSchema = { module: 'placeos', sqlite: [TABLE], postgres: [TABLE] };
+export const FEED_SCHEMA: ModuleSchema = { module: 'placeos_feed', sqlite: [TABLE], postgres: [TABLE] };
 
 interface SettingsRow {
   org_id: string;
@@ -97,7 +97,7 @@ function parseRow(row: SettingsRow): FeedSettings | undefined {
     if (row.value_encoding !== 'string' && row.value_encoding !== 'raw') return undefined;
     return {
       enabled: row.enabled === true || Number(row.enabled) === 1,
-      hierarchy: hierarchy as string[],
+      hierarchy,
       timeUnit: row.time_unit,
       valueEncoding: row.value_encoding,
       filters: filters as PrivacyRule[],

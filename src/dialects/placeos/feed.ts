@@ -249,7 +249,8 @@ export class PlaceosFeed implements FeedSource {
           model.zones.set(change.id, change.after);
           feed.putMetadata(zoneMetadata(change.after));
         }
-        const moves = before === undefined || before.kind !== change.after?.kind || before.parentId !== change.after.parentId;
+        const moves =
+          before === undefined || before.kind !== change.after?.kind || before.parentId !== change.after.parentId;
         return moves ? feed.relocate(model.devices.keys()) : [];
       }
       case 'system':

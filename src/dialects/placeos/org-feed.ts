@@ -9,13 +9,7 @@
 import type { Device, StateChange } from '../../platform/model.js';
 import type { FeedEntry, FeedSettings } from './feed-types.js';
 import { topicTiers } from './feed-settings.js';
-import {
-  driverMetadata,
-  organizationMetadata,
-  systemMetadata,
-  zoneMetadata,
-  type MetadataValue,
-} from './metadata.js';
+import { driverMetadata, organizationMetadata, systemMetadata, zoneMetadata, type MetadataValue } from './metadata.js';
 import { OrgModel } from './org-model.js';
 import { metadataTopic, statePrefix, topicSegment } from './topics.js';
 
@@ -91,16 +85,19 @@ export class OrgFeed {
 
   onStateChange(change: StateChange): void {
     const device = this.#devices.get(change.deviceId);
-    if (device?.prefix === undefined) return;
+    const prefix = device?.prefix;
+    if (prefix === undefined) return;
     switch (change.kind) {
       case 'telemetry':
-        this.#put(device, change.key, change.ts, JSON.stringify(change.value));
+        this.#put(device!, prefix, change.key, change.ts, JSON.stringify(change.value));
         return;
-      case 'attribute':
-        this.#put(device, change.key, change.ts, change.value === undefined ? null : JSON.stringify(change.value));
+      case 'attribute': {
+        const valueJson = change.value === undefined ? null : JSON.stringify(change.value);
+        this.#put(device!, prefix, change.key, change.ts, valueJson);
         return;
+      }
       case 'event':
-        this.#putLeaves(device, change.event.stream, change.event.data, change.event.at);
+        this.#putLeaves(device!, prefix, change.event.stream, change.event.data, change.event.at);
         return;
     }
   }
@@ -118,11 +115,12 @@ export class OrgFeed {
     if (device === undefined) return;
     const removed = device.removedWhileSeeding;
     device.removedWhileSeeding = undefined;
-    if (device.prefix === undefined) return;
+    const prefix = device.prefix;
+    if (prefix === undefined) return;
     for (const value of values) {
       const removedAt = removed?.get(value.key);
       if (removedAt !== undefined && removedAt >= value.ts) continue;
-      if (!device.entries.has(value.key)) this.#put(device, value.key, value.ts, value.valueJson);
+      if (!device.entries.has(value.key)) this.#put(device, prefix, value.key, value.ts, value.valueJson);
     }
   }
 
@@ -139,7 +137,7 @@ export class OrgFeed {
     for (const id of [...this.#metadata.keys()]) this.#removeMetadata(id, nowMs);
   }
 
-  #put(device: DeviceFeed, key: string, ts: number, valueJson: string | null): void {
+  #put(device: DeviceFeed, prefix: string, key: string, ts: number, valueJson: string | null): void {
     const existing = device.entries.get(key);
     // The retained value is the newest one: a late point (a gateway's backlog) does not replace it.
     if (existing !== undefined && existing.timeMs > ts) return;
@@ -151,7 +149,7 @@ export class OrgFeed {
     const entry: FeedEntry = {
       orgId: this.orgId,
       kind: 'state',
-      topic: existing?.topic ?? device.prefix + topicSegment(key),
+      topic: existing?.topic ?? prefix + topicSegment(key),
       timeMs: ts,
       valueJson,
     };
@@ -160,14 +158,14 @@ export class OrgFeed {
   }
 
   /** An event's leaves are status keys (dot-joined paths); an event whose data is not an object is one key, its stream. */
-  #putLeaves(device: DeviceFeed, path: string, data: unknown, ts: number, depth = 0): void {
+  #putLeaves(device: DeviceFeed, prefix: string, path: string, data: unknown, ts: number, depth = 0): void {
     if (data === null || typeof data !== 'object' || Array.isArray(data) || depth > 16) {
-      this.#put(device, path, ts, JSON.stringify(data));
+      this.#put(device, prefix, path, ts, JSON.stringify(data));
       return;
     }
     const isTop = depth === 0;
     for (const [key, value] of Object.entries(data)) {
-      this.#putLeaves(device, isTop ? key : `${path}.${key}`, value, ts, depth + 1);
+      this.#putLeaves(device, prefix, isTop ? key : `${path}.${key}`, value, ts, depth + 1);
     }
   }
 
