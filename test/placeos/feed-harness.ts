@@ -115,6 +115,14 @@ export class FeedHarness {
     return id;
   }
 
+  /** Connects an existing device (after a restart) with its access token. */
+  async reconnectDevice(deviceId: string): Promise<void> {
+    const credentials = await this.ok('GET', `/api/devices/${deviceId}/credentials`);
+    const token = get(credentials, 'accessToken') as string;
+    const client = this.#resources.add(await connectClient(this.srv.mqttUrl, { username: token, protocolVersion: 5 }));
+    this.#devices.set(deviceId, client);
+  }
+
   /** Publishes ThingsBoard telemetry (`{"ts", "values"}`) at QoS 1 and waits for the PUBACK: stored, on the feed. */
   async telemetry(deviceId: string, values: Record<string, unknown>, ts?: number): Promise<void> {
     const client = this.#devices.get(deviceId);
