@@ -8,7 +8,13 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
-import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
+import { startBridges, type BridgeService, type Bridges } from './dialects/placeos/bridges/index.js';
+import {
+  compilePrivacyRules,
+  createPlaceosDialect,
+  startPlaceosFeed,
+  type PlaceosFeed,
+} from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
@@ -35,6 +41,8 @@ export interface RunningServer {
   platform: Platform;
   /** The PlaceOS state feed (docs/placeos.md): what the local target and the bridges publish. */
   placeosFeed: PlaceosFeed;
+  /** The PlaceOS bridges to cloud brokers (`/api/bridges`). */
+  bridges: BridgeService;
   /** Set on the first start with an empty store: the `admin` user created then (print a generated password once). */
   createdAdmin: { username: string; password: string; isPasswordGenerated: boolean } | undefined;
   /**
@@ -81,13 +89,34 @@ export async function startServer(
     await platform.close();
     throw error;
   }
+  let bridges: Bridges;
+  try {
+    bridges = await startBridges({
+      platform,
+      source: placeos.feed,
+      compile: compilePrivacyRules,
+      limits: config.bridges,
+      logger,
+    });
+  } catch (error) {
+    placeos.close();
+    await broker.close();
+    await platform.close();
+    throw error;
+  }
   const app = await createHttpApp({
     platform,
     auth,
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform), placeos.httpPlugin],
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      placeos.httpPlugin,
+      bridges.httpPlugin,
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -119,6 +148,7 @@ export async function startServer(
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     placeos.close();
+    await bridges.close();
     await broker.close();
     await app.close();
     await platform.close();
@@ -134,6 +164,8 @@ export async function startServer(
       await retention.stop();
       // The feed stops first: what the broker's close still commits is not published to a closing broker.
       placeos.close();
+      // Bridges send a DISCONNECT to their targets; nothing feeds them any more.
+      await bridges.close();
       await broker.close();
       await app.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
@@ -152,6 +184,7 @@ export async function startServer(
     broker,
     platform,
     placeosFeed: placeos.feed,
+    bridges: bridges.service,
     createdAdmin: bootstrap.isCreated
       ? {
           username: bootstrap.username,

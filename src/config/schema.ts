@@ -236,7 +236,7 @@ export const BridgesSection = Type.Object(
         'dropped and counted. Current values come back with the resync on reconnect.',
     }),
     maxBackoffMs: Type.Integer({
-      minimum: 250,
+      minimum: 100,
       maximum: 3_600_000,
       default: 30_000,
       description: 'Cap of a bridge’s reconnect back-off (250 ms doubling, with jitter, retried forever).',
@@ -245,7 +245,8 @@ export const BridgesSection = Type.Object(
       minimum: 100,
       maximum: 600_000,
       default: 10_000,
-      description: 'Time a bridge gives its target to complete TCP, TLS and CONNACK before the attempt counts as failed.',
+      description:
+        'Time a bridge gives its target to complete TCP, TLS and CONNACK before the attempt counts as failed.',
     }),
   },
   { additionalProperties: false, default: {} },

@@ -4,18 +4,13 @@
  * the way a 3.1.1-only broker does and passes 3.1.1 through to a real broker, and mosquitto_sub runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type {
-  FeedEntry,
-  FeedSettings,
-  FeedSource,
-  PrivacyFilter,
-  PrivacyRule,
-} from '../../src/dialects/placeos/feed-types.js';
+import type { FeedEntry, FeedSettings, FeedSource } from '../../src/dialects/placeos/feed-types.js';
+import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
 import pg from 'pg';
 import { pino } from 'pino';
 import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from '../../src/auth/index.js';
@@ -81,34 +76,6 @@ export class MemoryFeed implements FeedSource {
   #emit(entry: FeedEntry): void {
     for (const listener of this.#listeners) listener(entry);
   }
-}
-
-/**
- * A small rule compiler for tests that run before the feed's own (privacy.ts) is merged: every match of a rule in
- * the serialized value is replaced inside its JSON string (hash: HMAC-SHA256 hex; mask: `*`), or drops the entry.
- */
-export function compileTestRules(rules: readonly PrivacyRule[], secret: string): PrivacyFilter {
-  const compiled = rules.map((rule) => ({ rule, regex: new RegExp(rule.pattern, 'g') }));
-  return {
-    apply(valueJson: string): string | undefined {
-      let value = valueJson;
-      for (const { rule, regex } of compiled) {
-        regex.lastIndex = 0;
-        if (!regex.test(value)) continue;
-        if (rule.action === 'drop') return undefined;
-        const replaceIn = (text: string): string =>
-          text.replace(regex, (match) =>
-            rule.action === 'hash'
-              ? createHmac('sha256', secret).update(match).digest('hex')
-              : '*'.repeat(match.length),
-          );
-        value = JSON.stringify(
-          JSON.parse(value, (_key, inner: unknown) => (typeof inner === 'string' ? replaceIn(inner) : inner)),
-        );
-      }
-      return value;
-    },
-  };
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
@@ -437,7 +404,7 @@ export async function startBridgeApi(
   const bridges = await startBridges({
     platform,
     source: feed,
-    compile: compileTestRules,
+    compile: compilePrivacyRules,
     limits: {
       maxBridgesPerOrganization: 4,
       maxQueuedEntries: 1_000,

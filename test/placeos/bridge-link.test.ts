@@ -17,8 +17,8 @@ import {
 } from '../../src/dialects/placeos/bridges/bridge-link.js';
 import type { PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
 import { connectClient, generateTestCertificate, Resources, waitFor, type TestClient } from '../helpers/index.js';
+import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
 import {
-  compileTestRules,
   freePort,
   MemoryFeed,
   mosquittoSubscribe,
@@ -113,14 +113,15 @@ describe('bridge to a cloud broker', () => {
     // QoS 0 "sent" means written to the socket: the MQTT.js subscriber's three messages show the target has them.
     const cleaner = await subscriber(SYSTEM_MOSQUITTO, prefix);
     await cleaner.waitForMessages(3);
-    // A late subscriber gets everything as retained messages (device-apis.md §1.6).
+    // A late subscriber gets everything as retained messages (device-apis.md §1.6), in the local feed's format:
+    // metadata embedded as an object (value.name), state values as serialized JSON strings by default.
     const lines = await mosquittoSubscribe(SYSTEM_MOSQUITTO, `${prefix}/#`, 3);
     assert.deepEqual(
       lines.map((line) => JSON.stringify([line.isRetained, line.topic, JSON.parse(line.payload)])).sort(),
       [
         [true, `${prefix}/${stateTopic('power')}`, { time: 1_760_000_000_000, value: 'true' }],
         [true, `${prefix}/${stateTopic('volume')}`, { time: 1_760_000_000_500, value: '42' }],
-        [true, `${prefix}/placeos/${ORG}/metadata/sys-1`, { time: 1_760_000_000_600, value: '{"name":"Room 1"}' }],
+        [true, `${prefix}/placeos/${ORG}/metadata/sys-1`, { time: 1_760_000_000_600, value: { name: 'Room 1' } }],
       ]
         .map((line) => JSON.stringify(line))
         .sort(),
@@ -131,7 +132,7 @@ describe('bridge to a cloud broker', () => {
     const feed = new MemoryFeed();
     feed.setSettings(ORG, { timeUnit: 's', valueEncoding: 'raw' });
     const prefix = uniquePrefix('format');
-    const filter = compileTestRules([{ pattern: '[a-z.]+@example\\.com', action: 'hash' }], 'bridge-secret');
+    const filter = compilePrivacyRules([{ pattern: '[a-z.]+@example\\.com', action: 'hash' }], 'bridge-secret');
     const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix }, {}, filter);
     const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
     await waitFor(() => link.status().connected, 'the bridge to connect');

@@ -12,7 +12,7 @@ import {
 import { PendingEntries } from '../../src/dialects/placeos/bridges/pending-entries.js';
 import type { FeedEntry, PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
 import { generateTestCertificate } from '../helpers/index.js';
-import { compileTestRules } from './bridge-helpers.js';
+import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
 
 const PASS: PrivacyFilter = { apply: (valueJson) => valueJson };
 const state = (topic: string, valueJson: string | null, timeMs = 1_760_000_000_123): FeedEntry => ({
@@ -120,7 +120,7 @@ describe('bridge payloads', () => {
   });
 
   test("the bridge's filter runs on the value before it leaves; a drop publishes nothing", () => {
-    const filter = compileTestRules([{ pattern: 'secret', action: 'drop' }], 'k');
+    const filter = compilePrivacyRules([{ pattern: 'secret', action: 'drop' }], 'k');
     const format = { timeUnit: 'ms', valueEncoding: 'raw' } as const;
     assert.equal(formatPayload(state('t', '"top secret"'), format, filter), undefined);
     assert.ok(formatPayload(state('t', '"public"'), format, filter) !== undefined);
@@ -146,7 +146,7 @@ describe('bridge settings', () => {
   };
   const check = (changes: Partial<BridgeSettings>): BridgeSettingsError | undefined => {
     try {
-      checkBridgeSettings({ ...valid, ...changes }, newBridgeSecret(), compileTestRules);
+      checkBridgeSettings({ ...valid, ...changes }, newBridgeSecret(), compilePrivacyRules);
       return undefined;
     } catch (error) {
       if (error instanceof BridgeSettingsError) return error;

@@ -3,14 +3,13 @@
  * payload in the organization's feed format (device-apis.md §1.2), after the bridge's own privacy filter.
  */
 import type { FeedEntry, FeedSettings, PrivacyFilter } from '../feed-types.js';
+import { feedPayload } from '../payload.js';
 
 /** The organization's format choices a bridge follows; the document's defaults when the organization has none. */
 export type PayloadFormat = Pick<FeedSettings, 'timeUnit' | 'valueEncoding'>;
 
 /** The source document's format: epoch milliseconds, value as a serialized JSON string. */
 export const DEFAULT_PAYLOAD_FORMAT: PayloadFormat = { timeUnit: 'ms', valueEncoding: 'string' };
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * The topic on the target: `<prefix>/<feed topic>`. A prefix that already ends with `/` is not given another; an
@@ -22,17 +21,11 @@ export function targetTopic(prefix: string, feedTopic: string): string {
 }
 
 /**
- * The payload for `entry`, or undefined when the filter drops it. A state removal is the empty retained payload; a
- * metadata removal is `{"time", "value": null}` (PlaceOS's own publisher does both). Removals are not filtered: they
- * carry no value.
+ * The payload for `entry`, or undefined when the filter drops it: the local feed's own format (payload.ts), so a
+ * bridged broker carries exactly what Switchboard's broker does. Removals are not filtered: they carry no value.
  */
 export function formatPayload(entry: FeedEntry, format: PayloadFormat, filter: PrivacyFilter): Buffer | undefined {
-  const time = format.timeUnit === 's' ? Math.floor(entry.timeMs / 1000) : entry.timeMs;
-  if (entry.valueJson === null) {
-    return entry.kind === 'state' ? EMPTY : Buffer.from(`{"time":${String(time)},"value":null}`);
-  }
+  if (entry.valueJson === null) return feedPayload(entry, null, format);
   const filtered = filter.apply(entry.valueJson);
-  if (filtered === undefined) return undefined;
-  const value = format.valueEncoding === 'raw' ? filtered : JSON.stringify(filtered);
-  return Buffer.from(`{"time":${String(time)},"value":${value}}`);
+  return filtered === undefined ? undefined : feedPayload(entry, filtered, format);
 }

@@ -5,6 +5,7 @@
 import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PrivacyFilter, PrivacyRule } from '../feed-types.js';
+import { PRIVACY_LIMITS, PrivacyRuleError } from '../privacy.js';
 import type { BridgeTarget } from './bridge-link.js';
 
 /** What a user sets on a bridge. */
@@ -42,8 +43,8 @@ export type CompilePrivacyRules = (rules: readonly PrivacyRule[], secret: string
 export const BRIDGE_LIMITS = {
   /** Longest topic prefix, in UTF-8 bytes. */
   maxTopicPrefixBytes: 1_024,
-  /** Most privacy rules per bridge. */
-  maxFilters: 64,
+  /** Most privacy rules per bridge (the feed's own bound). */
+  maxFilters: PRIVACY_LIMITS.maxRules,
   /** Largest PEM string (CA bundle, certificate chain, key). */
   maxPemBytes: 65_536,
   /** [MQTT-1.5.3] UTF-8 strings (client id, user name) and binary data (password) are at most 65,535 bytes. */
@@ -225,8 +226,8 @@ function parsePrivateKey(pem: string): KeyObject {
 }
 
 /**
- * Compiles the rules; when they do not compile, each one alone, so the error names the first bad rule whatever
- * the compiler's own message says.
+ * Compiles the rules. The feed's compiler names the bad rule (PrivacyRuleError.ruleIndex); another compiler's error
+ * is narrowed down by compiling each rule alone, so the answer always names the first bad rule.
  */
 function compileFilters(rules: readonly PrivacyRule[], secret: string, compile: CompilePrivacyRules): PrivacyFilter {
   if (rules.length > BRIDGE_LIMITS.maxFilters) {
@@ -235,6 +236,9 @@ function compileFilters(rules: readonly PrivacyRule[], secret: string, compile: 
   try {
     return compile(rules, secret);
   } catch (error) {
+    if (error instanceof PrivacyRuleError) {
+      throw new BridgeSettingsError('filters', error.message, error.ruleIndex, { cause: error });
+    }
     const reason = error instanceof Error ? error.message : String(error);
     for (let index = 0; index < rules.length; index++) {
       try {

@@ -10,20 +10,11 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { HttpError, HttpErrorCode } from '../../../http/index.js';
 import type { BridgeService } from './bridge-service.js';
 import { BridgeLimitError } from './bridge-service.js';
+import { PrivacyRules } from '../feed-settings.js';
 import { BridgeSettingsError, BRIDGE_LIMITS } from './bridge-settings.js';
 import { DuplicateBridgeNameError } from './bridge-store.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([Type.Null(), schema]);
-
-const Rule = Type.Object(
-  {
-    pattern: Type.String({ minLength: 1, maxLength: 1_000, description: 'JavaScript regular expression' }),
-    action: Type.Union([Type.Literal('hash'), Type.Literal('mask'), Type.Literal('drop')]),
-    keepLast: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000 })),
-    replacement: Type.Optional(Type.String({ maxLength: 100 })),
-  },
-  { additionalProperties: false },
-);
 
 const Pem = Type.String({ minLength: 1, maxLength: BRIDGE_LIMITS.maxPemBytes });
 const settingFields = {
@@ -40,7 +31,7 @@ const settingFields = {
   clientId: Nullable(Type.String({ minLength: 1 })),
   topicPrefix: Type.String({ maxLength: BRIDGE_LIMITS.maxTopicPrefixBytes }),
   qos: Type.Union([Type.Literal(0), Type.Literal(1)]),
-  filters: Type.Array(Rule, { maxItems: BRIDGE_LIMITS.maxFilters }),
+  filters: PrivacyRules,
 };
 
 const CreateBody = Type.Object(
@@ -94,7 +85,7 @@ const BridgeFields = {
   clientId: Nullable(Type.String({ description: 'null: switchboard-<id>' })),
   topicPrefix: Type.String(),
   qos: Type.Integer(),
-  filters: Type.Array(Rule),
+  filters: PrivacyRules,
   createdAt: Type.Number(),
   updatedAt: Type.Number(),
   status: Status,
