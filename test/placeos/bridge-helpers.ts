@@ -3,9 +3,9 @@
  * Mosquitto broker started by the test (plain or TLS, restartable on the same port), a TCP front that refuses MQTT 5
  * the way a 3.1.1-only broker does and passes 3.1.1 through to a real broker, and mosquitto_sub runs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -107,12 +107,14 @@ export interface TestMosquitto {
 }
 
 /** Starts `/usr/sbin/mosquitto` with a generated configuration; resolves once it accepts TCP connections. */
-export async function startMosquitto(options: { tls?: MosquittoTls; port?: number } = {}): Promise<TestMosquitto> {
+export async function startMosquitto(
+  options: { tls?: MosquittoTls; port?: number; users?: Record<string, string> } = {},
+): Promise<TestMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-mosquitto-'));
   const port = options.port ?? (await freePort());
   const lines = [
     `listener ${String(port)} 127.0.0.1`,
-    'allow_anonymous true',
+    options.users === undefined ? 'allow_anonymous true' : 'allow_anonymous false',
     'persistence false',
     'log_dest stderr',
     'log_type error',
@@ -124,6 +126,20 @@ export async function startMosquitto(options: { tls?: MosquittoTls; port?: numbe
     if (options.tls.requireCertificateCaPath !== undefined) {
       lines.push(`cafile ${options.tls.requireCertificateCaPath}`, 'require_certificate true');
     }
+  }
+  if (options.users !== undefined) {
+    // Only these users, with mosquitto_passwd's hashes.
+    const passwordFile = join(dir, 'passwords');
+    for (const [username, password] of Object.entries(options.users)) {
+      execFileSync('/usr/bin/mosquitto_passwd', [
+        '-b',
+        ...(existsSync(passwordFile) ? [] : ['-c']),
+        passwordFile,
+        username,
+        password,
+      ]);
+    }
+    lines.push(`password_file ${passwordFile}`);
   }
   const configPath = join(dir, 'mosquitto.conf');
   writeFileSync(configPath, lines.join('\n') + '\n');

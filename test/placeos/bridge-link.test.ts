@@ -10,11 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { pino } from 'pino';
-import {
-  BridgeLink,
-  type BridgeLinkOptions,
-  type BridgeTarget,
-} from '../../src/dialects/placeos/bridges/bridge-link.js';
+import { BridgeLink, type BridgeLinkOptions } from '../../src/dialects/placeos/bridges/bridge-link.js';
+import type { BridgeTarget } from '../../src/dialects/placeos/bridges/bridge-target.js';
 import type { PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
 import { connectClient, generateTestCertificate, Resources, waitFor, type TestClient } from '../helpers/index.js';
 import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
@@ -253,6 +250,34 @@ describe('bridge to a cloud broker', () => {
     // keeps its old value (docs/placeos.md says so); live values come back with the resync even when dropped.
     assert.deepEqual(retained, { a: '1', c: '2', gone: '"removed while down, removal dropped"' });
     await fresh.client.publishAsync(marker, '', { retain: false });
+  });
+
+  test('user name and password reach the target; wrong ones are refused, shown, and retried without a fallback', async () => {
+    const target = await startMosquitto({ users: { 'bridge-user': 'bridge-password' } });
+    resources.add(target);
+    const feed = new MemoryFeed();
+    feed.set(ORG, stateTopic('power'), true);
+    const good = startLink(feed, {
+      port: target.port,
+      topicPrefix: 'auth',
+      username: 'bridge-user',
+      password: 'bridge-password',
+    });
+    await waitFor(() => good.status().sent === 1, 'the entry');
+    const wrong: number[] = [];
+    const bad = startLink(
+      feed,
+      { port: target.port, topicPrefix: 'auth', username: 'bridge-user', password: 'wrong' },
+      { onRetryScheduled: (attempt) => wrong.push(attempt) },
+    );
+    await waitFor(() => wrong.length >= 2, 'two retries');
+    const status = bad.status();
+    assert.equal(status.connected, false);
+    // [MQTT-3.2.2-8] v5 CONNACK 0x86 / 0x87: a refusal of the credentials, not of the protocol version.
+    assert.match(status.lastError ?? '', /Bad User Name or Password|Not authorized/i);
+    assert.equal(status.protocolVersion, '5.0');
+    const lines = await mosquittoSubscribe(target.port, 'auth/#', 1, ['-u', 'bridge-user', '-P', 'bridge-password']);
+    assert.equal(lines[0]?.topic, `auth/${stateTopic('power')}`);
   });
 
   for (const refusal of ['3.1.1', '5.0'] as const) {

@@ -7,53 +7,13 @@
  * protocol fallback are decided in one place.
  */
 import mqtt from 'mqtt';
-import type { IClientOptions, IConnackPacket, IDisconnectPacket, MqttClient } from 'mqtt';
+import type { IConnackPacket, IDisconnectPacket, MqttClient } from 'mqtt';
 import type { Logger } from '../../../observability/index.js';
 import type { FeedEntry, FeedSource, PrivacyFilter } from '../feed-types.js';
 import { backoffDelayMs, INITIAL_BACKOFF_MS, type BackoffPolicy } from './backoff.js';
 import { DEFAULT_PAYLOAD_FORMAT, formatPayload, targetTopic } from './bridge-payload.js';
+import { clientOptions, type BridgeStatus, type BridgeTarget } from './bridge-target.js';
 import { PendingEntries } from './pending-entries.js';
-
-/** Where and how a bridge connects (everything of a bridge record but its name, filters and secret). */
-export interface BridgeTarget {
-  host: string;
-  port: number;
-  tls: boolean;
-  /** PEM CA certificates the target's certificate is verified against (default: Node's bundled roots). */
-  ca: string | null;
-  /** PEM client certificate (chain) and its private key, for brokers that authenticate clients by certificate. */
-  cert: string | null;
-  key: string | null;
-  rejectUnauthorized: boolean;
-  username: string | null;
-  password: string | null;
-  clientId: string;
-  topicPrefix: string;
-  qos: 0 | 1;
-}
-
-/** What `GET /api/bridges/{id}` shows of the link. */
-export interface BridgeStatus {
-  connected: boolean;
-  /** The last connection or publish error, kept after a reconnect so the cause of an outage stays visible. */
-  lastError: string | null;
-  lastErrorAt: number | null;
-  /** Entries waiting to be published (the bounded buffer and the rest of a running resync). */
-  queued: number;
-  /** Publishes the target accepted (QoS 1: acknowledged; QoS 0: written to the socket). */
-  sent: number;
-  /** Entries dropped because the buffer was full, or because one was larger than the target accepts. */
-  dropped: number;
-  /** Entries a drop rule of the bridge's filters held back. */
-  filtered: number;
-  connectedAt: number | null;
-  /** The MQTT version of the current (or last) connection. */
-  protocolVersion: '5.0' | '3.1.1' | null;
-  /** Failed connection attempts since the last successful one. */
-  attempts: number;
-  /** When the next attempt is due, while one is scheduled. */
-  nextAttemptAt: number | null;
-}
 
 /** Limits and timing of one bridge. */
 export interface BridgeLinkOptions {
@@ -68,8 +28,6 @@ export interface BridgeLinkOptions {
   onRetryScheduled?: ((attempt: number, delayMs: number) => void) | undefined;
 }
 
-/** [MQTT-3.1.3] 60 s, as PlaceOS's publisher uses. */
-const KEEPALIVE_SECONDS = 60;
 /** QoS 1 publishes awaiting PUBACK at once (lowered to the target's v5 Receive Maximum). */
 const MAX_UNACKED_QOS1 = 64;
 /** QoS 0 publishes MQTT.js has not yet flushed to the socket; beyond it entries wait in the buffer (backpressure). */
@@ -224,7 +182,7 @@ export class BridgeLink {
     const version = this.#protocolVersion;
     let client: MqttClient;
     try {
-      client = mqtt.connect(this.#clientOptions(version));
+      client = mqtt.connect(clientOptions(this.#target, version, this.#options.connectTimeoutMs));
     } catch (error) {
       // Options Node's TLS layer refuses (a key it cannot use): a failed attempt like any other, retried later.
       this.#recordError(describeError(error instanceof Error ? error : new Error(String(error))));
@@ -244,33 +202,6 @@ export class BridgeLink {
     client.on('close', () => {
       if (generation === this.#generation) this.#onClosed();
     });
-  }
-
-  #clientOptions(version: 4 | 5): IClientOptions {
-    const target = this.#target;
-    const options: IClientOptions = {
-      host: target.host,
-      port: target.port,
-      protocol: target.tls ? 'mqtts' : 'mqtt',
-      protocolVersion: version,
-      clientId: target.clientId,
-      keepalive: KEEPALIVE_SECONDS,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: this.#options.connectTimeoutMs,
-      queueQoSZero: false,
-      resubscribe: false,
-    };
-    if (target.username !== null) options.username = target.username;
-    if (target.password !== null) options.password = target.password;
-    if (target.tls) {
-      // Verification stays on unless the bridge says otherwise (PlaceOS's publisher turns it off; we do not).
-      options.rejectUnauthorized = target.rejectUnauthorized;
-      if (target.ca !== null) options.ca = target.ca;
-      if (target.cert !== null) options.cert = target.cert;
-      if (target.key !== null) options.key = target.key;
-    }
-    return options;
   }
 
   #onConnected(connack: IConnackPacket): void {

@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../observability/index.js';
 import type { FeedEntry, FeedSource, PrivacyRule } from '../feed-types.js';
-import { BridgeLink, type BridgeLinkOptions, type BridgeStatus } from './bridge-link.js';
+import { BridgeLink, type BridgeLinkOptions } from './bridge-link.js';
+import type { BridgeStatus } from './bridge-target.js';
 import {
   checkBridgeSettings,
   needsReconnect,

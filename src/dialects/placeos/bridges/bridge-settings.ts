@@ -6,7 +6,7 @@ import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from '
 import { isIP } from 'node:net';
 import type { PrivacyFilter, PrivacyRule } from '../feed-types.js';
 import { PRIVACY_LIMITS, PrivacyRuleError } from '../privacy.js';
-import type { BridgeTarget } from './bridge-link.js';
+import type { BridgeTarget } from './bridge-target.js';
 
 /** What a user sets on a bridge. */
 export interface BridgeSettings {

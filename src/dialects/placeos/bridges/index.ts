@@ -4,7 +4,7 @@ export type { BridgeInput, BridgeLimits, BridgePatch, BridgeServiceDeps, BridgeV
 export { BridgeStore, BRIDGE_SCHEMA } from './bridge-store.js';
 export { BridgeSettingsError } from './bridge-settings.js';
 export type { CompilePrivacyRules } from './bridge-settings.js';
-export type { BridgeStatus } from './bridge-link.js';
+export type { BridgeStatus, BridgeTarget } from './bridge-target.js';
 export { bridgesHttpPlugin } from './bridges-http.js';
 export { startBridges } from './bridges.js';
 export type { Bridges, BridgesDeps } from './bridges.js';
