@@ -190,13 +190,15 @@ function accepts(port: number): Promise<boolean> {
  * A TCP front for a real broker that does not speak MQTT 5: a CONNECT with protocol level 5 gets the refusal
  * `refusal` names ('3.1.1': a 3.1.1 CONNACK with return code 0x01, as a 3.1.1-only broker answers [MQTT-3.1.2-2];
  * '5.0': a v5 CONNACK with reason 0x84), then the connection is closed; any other CONNECT is passed through to
- * `targetPort`, and so is everything after it. `versions` lists the protocol levels seen, in order.
+ * `targetPort`, and so is everything after it. `versions` lists the protocol levels seen, in order, `connects` the
+ * CONNECT packets' bytes.
  */
 export async function startV5RefusingFront(
   targetPort: number,
   refusal: '3.1.1' | '5.0',
-): Promise<{ port: number; versions: number[]; close(): Promise<void> }> {
+): Promise<{ port: number; versions: number[]; connects: Buffer[]; close(): Promise<void> }> {
   const versions: number[] = [];
+  const connects: Buffer[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -208,6 +210,7 @@ export async function startV5RefusingFront(
       if (level === undefined) return;
       socket.off('data', onData);
       versions.push(level);
+      connects.push(head);
       if (level === 5) {
         socket.end(
           refusal === '3.1.1' ? Buffer.from([0x20, 0x02, 0x00, 0x01]) : Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]),
@@ -236,6 +239,7 @@ export async function startV5RefusingFront(
   return {
     port: address.port,
     versions,
+    connects,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -248,13 +252,19 @@ export async function startV5RefusingFront(
  * the protocol name (2-byte length + "MQTT"), then the level. Undefined until enough bytes arrived.
  */
 function protocolLevel(bytes: Buffer): number | undefined {
+  // [MQTT-2.2.3] Remaining Length: 7 bits per byte, high bit set on every byte but the last.
+  let remaining = 0;
   let offset = 1;
-  while (offset < bytes.length && (bytes[offset]! & 0x80) !== 0) offset++;
-  offset++;
-  if (bytes.length < offset + 2) return undefined;
+  for (let shift = 0; ; shift += 7) {
+    if (offset >= bytes.length) return undefined;
+    const byte = bytes[offset++]!;
+    remaining += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  // Only once the whole CONNECT is here, so the test can decode it.
+  if (bytes.length < offset + remaining) return undefined;
   const nameLength = bytes.readUInt16BE(offset);
-  const levelAt = offset + 2 + nameLength;
-  return levelAt < bytes.length ? bytes[levelAt] : undefined;
+  return bytes[offset + 2 + nameLength];
 }
 
 /** One message as `mosquitto_sub -F '%r %t %p'` prints it: retained flag, topic, payload. */

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
+import mqttPacket from 'mqtt-packet';
 import { pino } from 'pino';
 import { BridgeLink, type BridgeLinkOptions } from '../../src/dialects/placeos/bridges/bridge-link.js';
 import type { BridgeTarget } from '../../src/dialects/placeos/bridges/bridge-target.js';
@@ -288,15 +289,31 @@ describe('bridge to a cloud broker', () => {
       const prefix = uniquePrefix('fallback');
       const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
       const delays: number[] = [];
+      const clientId = `switchboard-fallback-${String(process.pid)}`;
       const link = startLink(
         feed,
-        { port: front.port, topicPrefix: prefix },
+        { port: front.port, topicPrefix: prefix, clientId },
         { onRetryScheduled: (_attempt, delay) => delays.push(delay) },
       );
       feed.set(ORG, stateTopic('power'), false);
       await client.waitForMessages(1);
       assert.equal(link.status().protocolVersion, '3.1.1');
       assert.deepEqual(front.versions, [5, 4]);
+      // Both CONNECTs as PlaceOS's publisher sends them: keep-alive 60 s, clean start, the bridge's client id.
+      const connects = front.connects.map((bytes, index) => {
+        const parser = mqttPacket.parser({ protocolVersion: index === 0 ? 5 : 4 });
+        let packet: mqttPacket.IConnectPacket | undefined;
+        parser.on('packet', (parsed) => (packet = parsed as mqttPacket.IConnectPacket));
+        parser.parse(bytes);
+        return packet;
+      });
+      assert.deepEqual(
+        connects.map((packet) => [packet?.protocolVersion, packet?.keepalive, packet?.clean, packet?.clientId]),
+        [
+          [5, 60, true, clientId],
+          [4, 60, true, clientId],
+        ],
+      );
       assert.deepEqual(delays, [], 'the fallback is not a failed attempt');
       assert.match(link.status().lastError ?? '', /protocol version/i);
     });

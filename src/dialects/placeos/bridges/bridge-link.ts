@@ -128,10 +128,14 @@ export class BridgeLink {
     if (this.#isConnected) this.#startResync();
   }
 
-  /** New connection settings: the current connection is dropped and a new one made at once (MQTT 5 tried again). */
-  reconfigure(target: BridgeTarget): void {
+  /**
+   * New connection settings (and rules, when they changed too): the current connection is dropped and a new one made
+   * at once (MQTT 5 tried again); its resync publishes through the new rules.
+   */
+  reconfigure(target: BridgeTarget, filter: PrivacyFilter = this.#filter): void {
     if (this.#isClosed) return;
     this.#target = target;
+    this.#filter = filter;
     this.#protocolVersion = 5;
     this.#attempts = 0;
     this.#dropClient();

@@ -152,10 +152,9 @@ export class BridgeService {
       if (running === undefined) {
         this.#launch(after);
       } else {
-        const isReconnect = needsReconnect(before, after);
         running.record = after;
-        if (JSON.stringify(before.filters) !== JSON.stringify(after.filters)) running.link.setFilter(filter);
-        if (isReconnect) running.link.reconfigure(targetOf(after));
+        if (needsReconnect(before, after)) running.link.reconfigure(targetOf(after), filter);
+        else if (JSON.stringify(before.filters) !== JSON.stringify(after.filters)) running.link.setFilter(filter);
       }
       return this.#view(after);
     });
