@@ -55,12 +55,12 @@ export class FeedHarness {
     return FeedHarness.connect(srv, resources);
   }
 
-  /** Logs into a running server as its admin. */
-  static async connect(srv: TestServer, resources: Resources): Promise<FeedHarness> {
+  /** Logs into a running server as its admin (or another admin with ADMIN_PASSWORD). */
+  static async connect(srv: TestServer, resources: Resources, username = 'admin'): Promise<FeedHarness> {
     const login = await fetch(`${srv.httpUrl}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      body: JSON.stringify({ username, password: ADMIN_PASSWORD }),
     });
     const token = get(await login.json(), 'token') as string;
     const orgs = await fetch(`${srv.httpUrl}/api/organizations`, { headers: { authorization: `Bearer ${token}` } });

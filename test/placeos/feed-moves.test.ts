@@ -122,6 +122,70 @@ describe('PlaceOS feed: devices that move', () => {
   });
 });
 
+describe('PlaceOS feed: zones that change', () => {
+  const resources = new Resources();
+  afterEach(() => resources.closeAll());
+
+  it('putting a system in other zones, or a zone under another parent, moves its devices’ topics', async () => {
+    const h = await FeedHarness.start(resources);
+    const hq = await h.zone('HQ', 'building');
+    const annex = await h.zone('Annex', 'building');
+    const level = await h.zone('Level 1', 'level', hq);
+    const system = await h.system('Room', [level]);
+    const display = await h.device('Display', { system });
+    await h.feed({ enabled: true });
+    await h.telemetry(display, { power: true }, TS);
+    const all = await h.subscriber(`placeos/${h.orgId}/state/#`);
+    all.clear();
+    const tiers = (topic: string): string => topic.split('/').slice(3, 6).join('/');
+    // The level moves to the annex: the system is in it, so its building changes.
+    await h.ok('PUT', `/api/zones/${level}`, { parent: annex });
+    await all.barrier();
+    assert.deepEqual(
+      log(all).map(([topic, payload]) => `${tiers(topic)} ${payload === '' ? 'removed' : 'set'}`),
+      [`${hq}/${level}/_ removed`, `${annex}/${level}/_ set`],
+    );
+    all.clear();
+    await h.ok('PUT', `/api/systems/${system}`, { zones: [hq] });
+    await all.barrier();
+    assert.deepEqual(
+      log(all).map(([topic, payload]) => `${tiers(topic)} ${payload === '' ? 'removed' : 'set'}`),
+      [`${annex}/${level}/_ removed`, `${hq}/_/_ set`],
+    );
+  });
+});
+
+describe('PlaceOS feed: organizations that go', () => {
+  const resources = new Resources();
+  afterEach(() => resources.closeAll());
+
+  it('deleting an organization empties its state topics and publishes null metadata', async () => {
+    const server = await FeedHarness.start(resources);
+    const created = await server.ok('POST', '/api/organizations', {
+      name: 'Tenant',
+      admin: { username: 'tenant-admin', password: 'feed-admin-password' },
+    });
+    const h = await FeedHarness.connect(server.srv, resources, 'tenant-admin');
+    assert.equal(h.orgId, get(created, 'id'));
+    const system = await h.system('Room', []);
+    const display = await h.device('Display', { system });
+    await h.feed({ enabled: true });
+    await h.telemetry(display, { power: true }, TS);
+    const all = await h.subscriber(`placeos/${h.orgId}/#`);
+    all.clear();
+    await server.ok('DELETE', `/api/organizations/${h.orgId}`);
+    await all.barrier();
+    const state = all.feed.filter((m) => m.topic.includes('/state/'));
+    assert.deepEqual(
+      state.map((m) => [m.topic.split('/').pop(), m.payload]),
+      [['power', '']],
+    );
+    const metadata = all.feed.filter((m) => m.topic.includes('/metadata/'));
+    assert.ok(metadata.length >= 3, 'organization, system and default driver');
+    assert.ok(metadata.every((m) => parsePayload(m).value === null));
+  });
+});
+
 describe('PlaceOS feed metadata', () => {
   const resources = new Resources();
   let h: FeedHarness;

@@ -119,13 +119,14 @@ describe('built-in privacy rules', () => {
     );
   });
 
-  it('builtin:user-id finds PlaceOS and Switchboard user ids', () => {
+  it('builtin:user-id finds PlaceOS user ids and Switchboard’s (UUIDs)', () => {
     const rules: PrivacyRule[] = [{ pattern: 'builtin:user-id', action: 'hash' }];
+    const uuid = '3f2b8c1e-9d4a-4e6b-8f0a-1c2d3e4f5a6b';
     assert.equal(
-      filtered(rules, 'checked in: user-FkDtfbTl9D, by u-0a1b2c3d4e5f'),
-      `checked in: ${hmac('user-FkDtfbTl9D')}, by ${hmac('u-0a1b2c3d4e5f')}`,
+      filtered(rules, `checked in: user-FkDtfbTl9D, by ${uuid}`),
+      `checked in: ${hmac('user-FkDtfbTl9D')}, by ${hmac(uuid)}`,
     );
-    assert.equal(filtered(rules, 'superuser-x'), 'superuser-x');
+    assert.equal(filtered(rules, 'superuser-x, user-abc, 3f2b8c1e-9d4a'), 'superuser-x, user-abc, 3f2b8c1e-9d4a');
   });
 
   it('the built-in patterns are exported by name', () => {

@@ -76,11 +76,14 @@ export class FeedSettingsError extends Error {
   readonly code = 'INVALID_FEED_SETTINGS';
 }
 
-/** Settings of an organization that never configured its feed. */
-export function defaultFeedSettings(): FeedSettings {
+/**
+ * Settings of an organization that never configured its feed. The hierarchy is the server's zone hierarchy
+ * (`platform.zoneHierarchy`, by default the document's building level area), so zones of every tier are on the feed.
+ */
+export function defaultFeedSettings(hierarchy: readonly string[] = DEFAULT_HIERARCHY): FeedSettings {
   return {
     enabled: false,
-    hierarchy: [...DEFAULT_HIERARCHY],
+    hierarchy: [...hierarchy],
     timeUnit: 'ms',
     valueEncoding: 'string',
     filters: [],

@@ -30,14 +30,15 @@ export const BUILTIN_PREFIX = 'builtin:';
  * - `email`: an e-mail address anywhere in a string (RFC 5322's dot-atom local part, a dotted domain). A match may
  *   only start where a run of address characters starts (the look-behind), so a long string costs one scan, never a
  *   backtracking search from every position.
- * - `user-id`: a user id as PlaceOS writes them (`user-` then its random part) or as Switchboard's users carry one in
- *   MQTT (`mqttId`, `u-` then hex), anywhere in a string.
+ * - `user-id`: a user id as PlaceOS writes them (`user-` then at least 6 id characters) or as Switchboard's are (a
+ *   UUID; other UUIDs in a value, a device id, match too: the cautious side), anywhere in a string.
  */
 export const BUILTIN_PRIVACY_PATTERNS: Readonly<Record<string, string>> = {
   email:
     "(?<![A-Za-z0-9!#$%&'*+/=?^_`{|}~.-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*" +
     '@(?:[A-Za-z0-9-]+\\.)+[A-Za-z]{2,}(?![A-Za-z0-9-])',
-  'user-id': '\\b(?:user-[A-Za-z0-9_~-]{6,}|u-[0-9a-f]{8,})\\b',
+  'user-id':
+    '\\buser-[A-Za-z0-9_~-]{6,}(?![A-Za-z0-9_~-])|\\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\b',
 };
 
 /** Bounds of one target's rule list, checked by compilePrivacyRules (the API schema says the same). */
