@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { FeedEntry, FeedSettings, FeedSource } from '../../src/dialects/placeos/feed-types.js';
 import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
+import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
 import { pino } from 'pino';
 import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from '../../src/auth/index.js';
@@ -252,7 +253,7 @@ export async function startV5RefusingFront(
  * the protocol name (2-byte length + "MQTT"), then the level. Undefined until enough bytes arrived.
  */
 function protocolLevel(bytes: Buffer): number | undefined {
-  // [MQTT-2.2.3] Remaining Length: 7 bits per byte, high bit set on every byte but the last.
+  // MQTT §2.2.3 Remaining Length: 7 bits per byte, high bit set on every byte but the last.
   let remaining = 0;
   let offset = 1;
   for (let shift = 0; ; shift += 7) {
@@ -494,6 +495,69 @@ export async function startBridgeApi(
         await admin.query(`DROP SCHEMA IF EXISTS ${where} CASCADE`);
         await admin.end();
       }
+    },
+  };
+}
+
+/**
+ * A minimal MQTT 5 server for flow-control tests: it accepts any CONNECT with a CONNACK that announces
+ * `receiveMaximum` (and `maximumPacketSize` when given), decodes what follows (mqtt-packet, the test oracle), records every PUBLISH, and acknowledges only
+ * when the test calls `ackAll()`.
+ */
+export interface HoldingBroker {
+  port: number;
+  publishes: mqttPacket.IPublishPacket[];
+  /** PUBACKs every QoS 1 PUBLISH not yet acknowledged. */
+  ackAll(): void;
+  close(): Promise<void>;
+}
+
+export async function startHoldingBroker(receiveMaximum: number, maximumPacketSize?: number): Promise<HoldingBroker> {
+  const publishes: mqttPacket.IPublishPacket[] = [];
+  const sockets = new Set<Socket>();
+  const unacked: { socket: Socket; messageId: number }[] = [];
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    parser.on('packet', (packet) => {
+      if (packet.cmd === 'connect') {
+        const connack = mqttPacket.generate(
+          {
+            cmd: 'connack',
+            sessionPresent: false,
+            reasonCode: 0,
+            properties: { receiveMaximum, ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }) },
+          },
+          { protocolVersion: 5 },
+        );
+        socket.write(connack);
+      } else if (packet.cmd === 'publish') {
+        publishes.push(packet);
+        if (packet.qos === 1 && packet.messageId !== undefined) unacked.push({ socket, messageId: packet.messageId });
+      } else if (packet.cmd === 'pingreq') {
+        socket.write(mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 }));
+      } else if (packet.cmd === 'disconnect') {
+        socket.end();
+      }
+    });
+    socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    publishes,
+    ackAll: () => {
+      for (const { socket, messageId } of unacked.splice(0)) {
+        socket.write(mqttPacket.generate({ cmd: 'puback', messageId, reasonCode: 0 }, { protocolVersion: 5 }));
+      }
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

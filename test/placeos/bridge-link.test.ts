@@ -21,6 +21,7 @@ import {
   MemoryFeed,
   mosquittoSubscribe,
   startGate,
+  startHoldingBroker,
   startMosquitto,
   startV5RefusingFront,
   uniquePrefix,
@@ -251,6 +252,45 @@ describe('bridge to a cloud broker', () => {
     // keeps its old value (docs/placeos.md says so); live values come back with the resync even when dropped.
     assert.deepEqual(retained, { a: '1', c: '2', gone: '"removed while down, removal dropped"' });
     await fresh.client.publishAsync(marker, '', { retain: false });
+  });
+
+  test('a target that does not acknowledge holds only its Receive Maximum in flight; the rest waits, bounded [MQTT-3.3.4-7]', async () => {
+    const target = await startHoldingBroker(5);
+    resources.add(target);
+    const feed = new MemoryFeed();
+    const link = startLink(feed, { port: target.port, topicPrefix: 'held', qos: 1 }, { maxQueuedEntries: 10 });
+    await waitFor(() => link.status().connected, 'the bridge to connect');
+    for (let index = 0; index < 20; index++) feed.set(ORG, stateTopic(`key-${String(index)}`), index);
+    await waitFor(() => target.publishes.length === 5, 'five publishes');
+    // Five in flight, ten waiting (the buffer's bound), five dropped: nothing grows while the target is stuck.
+    assert.deepEqual([link.status().queued, link.status().dropped, link.status().sent], [10, 5, 0]);
+
+    target.ackAll();
+    await waitFor(() => target.publishes.length === 10 && link.status().sent === 5, 'the next five');
+    assert.equal(link.status().queued, 5);
+    target.ackAll();
+    await waitFor(() => target.publishes.length === 15, 'the last five');
+    target.ackAll();
+    await waitFor(() => link.status().sent === 15 && link.status().queued === 0, 'everything acknowledged');
+    // The oldest entries were the ones dropped; the newest ten went out after the first five sent at once.
+    assert.deepEqual(
+      target.publishes.map((packet) => packet.topic.split('/').at(-1)),
+      [0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((index) => `key-${String(index)}`),
+    );
+  });
+
+  test("an entry larger than the target's Maximum Packet Size is dropped and counted, the others go [MQTT-3.2.2-15]", async () => {
+    const target = await startHoldingBroker(10, 512);
+    resources.add(target);
+    const feed = new MemoryFeed();
+    const link = startLink(feed, { port: target.port, topicPrefix: 'small' });
+    await waitFor(() => link.status().connected, 'the bridge to connect');
+    feed.set(ORG, stateTopic('big'), 'x'.repeat(1_000));
+    feed.set(ORG, stateTopic('small'), 'fits');
+    await waitFor(() => target.publishes.length === 1, 'the small entry');
+    assert.equal(target.publishes[0]?.topic, `small/${stateTopic('small')}`);
+    assert.equal(link.status().dropped, 1);
+    assert.match(link.status().lastError ?? '', /Maximum Packet Size/);
   });
 
   test('user name and password reach the target; wrong ones are refused, shown, and retried without a fallback', async () => {

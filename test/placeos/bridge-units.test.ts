@@ -170,7 +170,7 @@ describe('bridge settings', () => {
     assert.equal(check({ qos: 2 as 0 })?.field, 'qos');
   });
 
-  test('a topic prefix with wildcards, U+0000 or a leading $ is refused [MQTT-4.7.1-1] [MQTT-4.7.2-1]', () => {
+  test('a topic prefix with wildcards, U+0000 or a leading $ is refused [MQTT-4.7.1-1] [MQTT-4.7.3-2]', () => {
     for (const topicPrefix of ['a/+', 'a/#', 'a\u0000b', '$aws/things']) {
       assert.equal(check({ topicPrefix })?.field, 'topicPrefix', topicPrefix);
     }

@@ -36,7 +36,7 @@ const MAX_UNFLUSHED_QOS0 = 256;
 const SENDS_PER_TURN = 1_000;
 /** How long a graceful DISCONNECT may wait for acknowledgements when a bridge is closed. */
 const CLOSE_GRACE_MS = 1_000;
-/** 3.1.1 CONNACK "unacceptable protocol version" [MQTT-3.2.2-4] and MQTT 5 "Unsupported Protocol Version". */
+/** 3.1.1 CONNACK "unacceptable protocol version" [MQTT-3.1.2-2] and MQTT 5 "Unsupported Protocol Version". */
 const REFUSED_VERSION_CODES = new Set([0x01, 0x84]);
 
 export class BridgeLink {

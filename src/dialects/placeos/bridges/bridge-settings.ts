@@ -47,7 +47,7 @@ export const BRIDGE_LIMITS = {
   maxFilters: PRIVACY_LIMITS.maxRules,
   /** Largest PEM string (CA bundle, certificate chain, key). */
   maxPemBytes: 65_536,
-  /** [MQTT-1.5.3] UTF-8 strings (client id, user name) and binary data (password) are at most 65,535 bytes. */
+  /** MQTT §1.5.3 (3.1.1) / §1.5.4 (5.0): UTF-8 strings (client id, user name) and binary data (password) are at most 65,535 bytes. */
   maxMqttStringBytes: 65_535,
 } as const;
 
@@ -161,7 +161,7 @@ function checkTopicPrefix(prefix: string): void {
   if (prefix.includes('+') || prefix.includes('#') || prefix.includes('\u0000')) {
     throw new BridgeSettingsError('topicPrefix', 'topicPrefix must not contain +, # or U+0000');
   }
-  // [MQTT-4.7.2-1] `$` topics are the server's ($SYS, AWS IoT's $aws/…): a bridge does not publish there.
+  // MQTT §4.7.2: `$` topics are the server's ($SYS, AWS IoT's $aws/…); a bridge does not publish there.
   if (prefix.startsWith('$')) throw new BridgeSettingsError('topicPrefix', 'topicPrefix must not start with $');
 }
 

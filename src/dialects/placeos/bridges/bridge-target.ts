@@ -45,7 +45,7 @@ export interface BridgeStatus {
   nextAttemptAt: number | null;
 }
 
-/** [MQTT-3.1.2-10] 60 s, as PlaceOS's publisher uses. */
+/** Keep Alive (MQTT §3.1.2.10): 60 s, as PlaceOS's publisher uses. */
 const KEEPALIVE_SECONDS = 60;
 
 /**
