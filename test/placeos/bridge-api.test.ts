@@ -11,6 +11,7 @@ import {
   postgresUnreachable,
   startBridgeApi,
   startGate,
+  startHoldingBroker,
   uniquePrefix,
   type BridgeApi,
   type StoreKind,
@@ -114,6 +115,24 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(status.sent, 1, "the other organization's entry is not sent");
     });
 
+    test('a bridge connects as switchboard-<id> with its credentials unless a client id is given', async () => {
+      const server = await api(kind);
+      const target = await startHoldingBroker(10);
+      resources.add(target);
+      const base = { host: '127.0.0.1', port: target.port, username: 'cloud-user', password: 'cloud-pass' };
+      const byDefault = await server.request('POST', '/api/bridges', { ...base, name: 'default-id' });
+      const named = await server.request('POST', '/api/bridges', { ...base, name: 'named', clientId: 'site-1-bridge' });
+      await waitFor(() => target.connects.length === 2, 'both CONNECTs');
+      assert.deepEqual(
+        target.connects.map((packet) => [packet.clientId, packet.username, packet.password?.toString()]).sort(),
+        [
+          [`switchboard-${(byDefault.json as BridgeBody).id}`, 'cloud-user', 'cloud-pass'],
+          ['site-1-bridge', 'cloud-user', 'cloud-pass'],
+        ].sort(),
+      );
+      assert.equal((named.json as BridgeBody)['clientId'], 'site-1-bridge');
+    });
+
     test('GET never shows the password, key or secret; reading needs operator, changing needs admin', async () => {
       const server = await api(kind);
       const created = await server.request('POST', '/api/bridges', {
@@ -142,6 +161,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal((await server.request('POST', '/api/bridges', write, operator)).status, 403);
       assert.equal((await server.request('PATCH', `/api/bridges/${id}`, { name: 'y' }, operator)).status, 403);
       assert.equal((await server.request('DELETE', `/api/bridges/${id}`, undefined, operator)).status, 403);
+    });
+
+    test('the OpenAPI document lists the bridge routes with their shapes', async () => {
+      const server = await api(kind);
+      const response = await fetch(`${server.baseUrl}/api/docs/json`);
+      const document = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+      assert.deepEqual(Object.keys(document.paths['/api/bridges'] ?? {}).sort(), ['get', 'post']);
+      assert.deepEqual(Object.keys(document.paths['/api/bridges/{id}'] ?? {}).sort(), ['delete', 'get', 'patch']);
+      const created = JSON.stringify(document.paths['/api/bridges']?.['post']);
+      assert.ok(created.includes('"secret"') && created.includes('"rejectUnauthorized"'));
     });
 
     test('bad settings are 400 naming the field, a bad rule its index; names are unique; other orgs see 404', async () => {

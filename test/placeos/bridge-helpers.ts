@@ -506,6 +506,7 @@ export async function startBridgeApi(
  */
 export interface HoldingBroker {
   port: number;
+  connects: mqttPacket.IConnectPacket[];
   publishes: mqttPacket.IPublishPacket[];
   /** PUBACKs every QoS 1 PUBLISH not yet acknowledged. */
   ackAll(): void;
@@ -514,6 +515,7 @@ export interface HoldingBroker {
 
 export async function startHoldingBroker(receiveMaximum: number, maximumPacketSize?: number): Promise<HoldingBroker> {
   const publishes: mqttPacket.IPublishPacket[] = [];
+  const connects: mqttPacket.IConnectPacket[] = [];
   const sockets = new Set<Socket>();
   const unacked: { socket: Socket; messageId: number }[] = [];
   const server = createServer((socket) => {
@@ -523,6 +525,7 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     parser.on('packet', (packet) => {
       if (packet.cmd === 'connect') {
+        connects.push(packet);
         const connack = mqttPacket.generate(
           {
             cmd: 'connack',
@@ -549,6 +552,7 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
   if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     port: address.port,
+    connects,
     publishes,
     ackAll: () => {
       for (const { socket, messageId } of unacked.splice(0)) {
