@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
+import { BRIDGE_SCHEMA } from '../../src/dialects/placeos/bridges/index.js';
 import { connectClient, Resources, waitFor, type TestClient } from '../helpers/index.js';
 import {
   mosquittoSubscribe,
@@ -280,6 +281,35 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       await waitFor(() => gate.connections === 0, 'the bridge to disconnect');
       assert.equal((await server.request('GET', `/api/bridges/${id}`)).status, 404);
       assert.equal((await server.request('DELETE', `/api/bridges/${id}`)).status, 404);
+    });
+
+    test('a stored bridge whose rules no longer compile does not stop the server; it shows why, and a PATCH restarts it', async () => {
+      const first = await startBridgeApi(kind);
+      let closed = false;
+      resources.add({ close: () => (closed ? Promise.resolve() : first.close()) });
+      const created = await first.request('POST', '/api/bridges', {
+        name: 'aged',
+        host: '127.0.0.1',
+        port: SYSTEM_MOSQUITTO,
+        topicPrefix: uniquePrefix('api-aged'),
+      });
+      const { id } = created.json as BridgeBody;
+      // As if an older version had saved a rule this one refuses.
+      const sql = await first.platform.store.openModule(BRIDGE_SCHEMA);
+      const [row] = await sql.query<{ settings: string }>('SELECT settings FROM bridges_targets WHERE id = ?', [id]);
+      const settings = JSON.parse(row!.settings) as Record<string, unknown>;
+      settings['filters'] = [{ pattern: '(', action: 'hash' }];
+      await sql.run('UPDATE bridges_targets SET settings = ? WHERE id = ?', [JSON.stringify(settings), id]);
+      await first.close(true);
+      closed = true;
+
+      const second = await startBridgeApi(kind, { reuse: first.location });
+      resources.add({ close: () => second.close() });
+      const stopped = await bridgeOf(second, id);
+      assert.equal(stopped.status.connected, false);
+      assert.match(String((stopped.status as { lastError?: unknown }).lastError), /not running/);
+      assert.equal((await second.request('PATCH', `/api/bridges/${id}`, { filters: [] })).status, 200);
+      await waitForConnected(second, id);
     });
 
     test('bridges survive a restart with their secret; deleting the organization stops and removes its bridges', async () => {
