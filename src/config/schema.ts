@@ -190,8 +190,9 @@ export const PlatformSection = Type.Object(
     zoneHierarchy: Type.Array(Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_-]*$' }), {
       minItems: 1,
       maxItems: 8,
-      default: ['building', 'level', 'area'],
-      description: 'Zone kinds from the top of the spatial hierarchy down (JSON array in the environment variable).',
+      default: ['org', 'region', 'building', 'level', 'area'],
+      description:
+        'Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone\'s parent must be of a higher tier.',
     }),
     maxPendingWrites: Type.Integer({
       minimum: 1_000,

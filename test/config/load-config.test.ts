@@ -59,7 +59,7 @@ describe('defaults', () => {
       storage: { kind: 'sqlite', synchronous: 'normal' },
       database: { schema: 'switchboard' },
       platform: {
-        zoneHierarchy: ['building', 'level', 'area'],
+        zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
         retentionIntervalSeconds: 60,
