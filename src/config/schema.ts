@@ -192,7 +192,7 @@ export const PlatformSection = Type.Object(
       maxItems: 8,
       default: ['org', 'region', 'building', 'level', 'area'],
       description:
-        'Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone\'s parent must be of a higher tier.',
+        "Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone's parent must be of a higher tier.",
     }),
     maxPendingWrites: Type.Integer({
       minimum: 1_000,
