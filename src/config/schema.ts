@@ -239,8 +239,9 @@ export const ConfigSchema = Type.Object(
       description: 'Directory for the embedded store (created if missing).',
     }),
     allowAnonymous: Type.Boolean({
-      default: true,
-      description: 'Accept clients without credentials (true until the platform’s authentication lands).',
+      default: false,
+      description:
+        'Accept clients without credentials as plain MQTT clients (no device rights; the ACL applies). Off by default: every client authenticates as a device or a user.',
     }),
     logLevel: Type.Union(
       [

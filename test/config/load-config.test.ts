@@ -33,7 +33,7 @@ describe('defaults', () => {
     assert.deepEqual(config, {
       host: '0.0.0.0',
       dataDir: './data',
-      allowAnonymous: true,
+      allowAnonymous: false,
       logLevel: 'info',
       mqtt: {
         port: 1883,
