@@ -208,6 +208,15 @@ export const PlatformSection = Type.Object(
       default: 3_600,
       description: 'Lifetime of the JWTs `POST /api/auth/login` issues.',
     }),
+    clientRpcHandlers: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' }),
+      Type.String({ pattern: '^https?://', maxLength: 2048 }),
+      {
+        default: {},
+        description:
+          'Client-side RPC methods answered by an HTTP endpoint: `{"<method>": "<http(s) URL>"}` (JSON in the environment variable). The device\'s request is POSTed as `{"method", "params", "device": {"id", "name", "orgId"}}`; the JSON answer is the reply. A method named here replaces a built-in one.',
+      },
+    ),
     retentionIntervalSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,

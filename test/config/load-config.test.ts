@@ -62,6 +62,7 @@ describe('defaults', () => {
         zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
+        clientRpcHandlers: {},
         retentionIntervalSeconds: 60,
       },
       acl: [],
@@ -171,6 +172,10 @@ describe('environment variables', () => {
         case 'platform.zoneHierarchy':
           raw = '["region","building","level","area"]';
           value = ['region', 'building', 'level', 'area'];
+          break;
+        case 'platform.clientRpcHandlers':
+          raw = '{"getWeather":"http://127.0.0.1:9000/weather"}';
+          value = { getWeather: 'http://127.0.0.1:9000/weather' };
           break;
         case 'platform.maxPendingWrites':
           raw = '5000';
