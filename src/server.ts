@@ -10,6 +10,9 @@ import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
@@ -70,7 +73,8 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard } = startBroker(config, logger, platform, ota, () => auth.serverOrgId());
   // After the dialects registered theirs: a configured method replaces a built-in one.
   registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
@@ -79,7 +83,12 @@ export async function startServer(
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform)],
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -180,8 +189,15 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -195,7 +211,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   const dialects: Dialect[] = [thingsboard.dialect];
   // choices.md "Who connects": the first step that recognises the credentials decides.
