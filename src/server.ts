@@ -11,6 +11,9 @@ import { composeDialects } from './dialects/router.js';
 import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
@@ -73,7 +76,8 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard } = startBroker(config, logger, platform, ota, () => auth.serverOrgId());
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
     placeos = await startPlaceosFeed({ platform, broker, logger });
@@ -90,7 +94,13 @@ export async function startServer(
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform), placeos.httpPlugin],
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
+      placeos.httpPlugin,
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -195,8 +205,15 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -210,7 +227,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
   const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect()];
