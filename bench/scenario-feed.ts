@@ -137,7 +137,8 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
     const started = await startSwitchboard(context.switchboardMainPath, {
       name: `Switchboard (${backend.name})`,
       dataDir: database.dataDir,
-      env: { ...database.env, SWITCHBOARD_ADMIN_PASSWORD: adminPassword },
+      // The feed's subscriber connects without credentials (the bench's load client sends none).
+      env: { ...database.env, SWITCHBOARD_ADMIN_PASSWORD: adminPassword, SWITCHBOARD_ALLOW_ANONYMOUS: 'true' },
     });
     context.onCleanup(() => started.stop());
     return started;

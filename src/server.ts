@@ -17,9 +17,13 @@ import {
 } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
+import { registerClientRpcHandlers } from './platform/client-rpc-webhook.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
@@ -80,7 +84,8 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard } = startBroker(config, logger, platform, ota, () => auth.serverOrgId());
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
     placeos = await startPlaceosFeed({ platform, broker, logger });
@@ -104,6 +109,8 @@ export async function startServer(
     await platform.close();
     throw error;
   }
+  // After the dialects registered theirs: a configured method replaces a built-in one.
+  registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
     platform,
     auth,
@@ -114,6 +121,7 @@ export async function startServer(
       thingsboard.httpPlugin,
       thingsboard.claimsHttpPlugin,
       provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       placeos.httpPlugin,
       bridges.httpPlugin,
     ],
@@ -225,8 +233,15 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -240,7 +255,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
   const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect()];
