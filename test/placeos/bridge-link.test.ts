@@ -144,6 +144,24 @@ describe('bridge to a cloud broker', () => {
     assert.ok(!message!.payload.includes('jane.doe'));
   });
 
+  test('new rules apply live and republish the current state through them, replacing what the target retained', async () => {
+    const feed = new MemoryFeed();
+    const prefix = uniquePrefix('refilter');
+    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix });
+    feed.set(ORG, stateTopic('organizer'), 'ada@example.com');
+    const [plain] = await client.waitForMessages(1);
+    assert.equal((JSON.parse(plain!.payload) as { value: string }).value, '"ada@example.com"');
+    const connectedAt = link.status().connectedAt;
+
+    link.setFilter(compilePrivacyRules([{ pattern: 'builtin:email', action: 'mask', keepLast: 11 }], 'k'));
+    const [, masked] = await client.waitForMessages(2);
+    assert.equal((JSON.parse(masked!.payload) as { value: string }).value, '"****example.com"');
+    assert.equal(link.status().connectedAt, connectedAt, 'the same connection');
+    const lines = await mosquittoSubscribe(SYSTEM_MOSQUITTO, `${prefix}/#`, 1);
+    assert.equal((JSON.parse(lines[0]!.payload) as { value: string }).value, '"****example.com"');
+  });
+
   test('QoS 1 publishes count as sent once the target acknowledged them', async () => {
     const feed = new MemoryFeed();
     const prefix = uniquePrefix('qos1');
