@@ -190,13 +190,13 @@ function accepts(port: number): Promise<boolean> {
 /**
  * A TCP front for a real broker that does not speak MQTT 5: a CONNECT with protocol level 5 gets the refusal
  * `refusal` names ('3.1.1': a 3.1.1 CONNACK with return code 0x01, as a 3.1.1-only broker answers [MQTT-3.1.2-2];
- * '5.0': a v5 CONNACK with reason 0x84), then the connection is closed; any other CONNECT is passed through to
+ * '5.0': a v5 CONNACK with reason 0x84; 'close': no CONNACK at all), then the connection is closed; any other CONNECT is passed through to
  * `targetPort`, and so is everything after it. `versions` lists the protocol levels seen, in order, `connects` the
  * CONNECT packets' bytes.
  */
 export async function startV5RefusingFront(
   targetPort: number,
-  refusal: '3.1.1' | '5.0',
+  refusal: '3.1.1' | '5.0' | 'close',
 ): Promise<{ port: number; versions: number[]; connects: Buffer[]; close(): Promise<void> }> {
   const versions: number[] = [];
   const connects: Buffer[] = [];
@@ -213,9 +213,9 @@ export async function startV5RefusingFront(
       versions.push(level);
       connects.push(head);
       if (level === 5) {
-        socket.end(
-          refusal === '3.1.1' ? Buffer.from([0x20, 0x02, 0x00, 0x01]) : Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]),
-        );
+        if (refusal === 'close') socket.end();
+        else if (refusal === '3.1.1') socket.end(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        else socket.end(Buffer.from([0x20, 0x03, 0x00, 0x84, 0x00]));
         return;
       }
       const upstream = netConnect(targetPort, '127.0.0.1');

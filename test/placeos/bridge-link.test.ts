@@ -339,8 +339,9 @@ describe('bridge to a cloud broker', () => {
     assert.equal(lines[0]?.topic, `auth/${stateTopic('power')}`);
   });
 
-  for (const refusal of ['3.1.1', '5.0'] as const) {
-    test(`a target that refuses MQTT 5 (${refusal === '3.1.1' ? 'CONNACK 0x01' : 'CONNACK 0x84'}) gets 3.1.1 at once`, async () => {
+  const refusals = { '3.1.1': 'CONNACK 0x01', '5.0': 'CONNACK 0x84', close: 'closing without a CONNACK' } as const;
+  for (const refusal of ['3.1.1', '5.0', 'close'] as const) {
+    test(`a target that refuses MQTT 5 (${refusals[refusal]}) gets 3.1.1 at once`, async () => {
       const feed = new MemoryFeed();
       const front = await startV5RefusingFront(SYSTEM_MOSQUITTO, refusal);
       resources.add(front);
@@ -373,7 +374,7 @@ describe('bridge to a cloud broker', () => {
         ],
       );
       assert.deepEqual(delays, [], 'the fallback is not a failed attempt');
-      assert.match(link.status().lastError ?? '', /protocol version/i);
+      assert.match(link.status().lastError ?? '', refusal === 'close' ? /before CONNACK/ : /protocol version/i);
     });
   }
 });

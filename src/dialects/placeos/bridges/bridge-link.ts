@@ -283,6 +283,13 @@ export class BridgeLink {
       this.#connect();
       return;
     }
+    if (!this.#hasAttemptError && !wasConnected && this.#protocolVersion === 5) {
+      // [MQTT-3.1.2-2] a server that does not speak the requested version may just close the connection, no CONNACK.
+      this.#recordError('the target closed the connection before CONNACK to an MQTT 5 CONNECT; trying 3.1.1');
+      this.#protocolVersion = 4;
+      this.#connect();
+      return;
+    }
     if (!this.#hasAttemptError) {
       this.#recordError(
         wasConnected ? 'the target closed the connection' : 'the target closed the connection before CONNACK',
