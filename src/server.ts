@@ -94,9 +94,12 @@ export async function startServer(
     await platform.close();
     throw error;
   }
+  // One registry for `/metrics`: the HTTP app's numbers, the broker's and the bridges'.
+  const registry = new Registry();
   let bridges: Bridges;
   try {
     bridges = await startBridges({
+      registry,
       platform,
       source: placeos.feed,
       compile: compilePrivacyRules,
@@ -115,7 +118,7 @@ export async function startServer(
     platform,
     auth,
     logger,
-    metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
+    metrics: { registry, broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
     plugins: [
       thingsboard.httpPlugin,

@@ -84,4 +84,10 @@ test("a device's telemetry goes through the feed and a bridge to mosquitto_sub o
   const status = get(await h.ok('GET', `/api/bridges/${bridgeId}`), 'status');
   assert.equal(get(status, 'connected'), true);
   assert.ok((get(status, 'sent') as number) >= 3);
+
+  // The same numbers, summed over the server's bridges, on /metrics.
+  const metrics = await (await fetch(`${h.srv.httpUrl}/metrics`)).text();
+  assert.match(metrics, /^switchboard_bridges\{state="connected"\} 1$/m);
+  const published = /^switchboard_bridge_publishes_total (\d+)$/m.exec(metrics);
+  assert.ok(published !== null && Number(published[1]) >= 3, metrics);
 });

@@ -56,6 +56,16 @@ export interface BridgeView extends Omit<BridgeRecord, 'password' | 'key' | 'sec
   status: BridgeStatus;
 }
 
+/** Sums over every bridge, for `/metrics`; counters include bridges deleted since start, so they only grow. */
+export interface BridgeTotals {
+  bridges: number;
+  connected: number;
+  queued: number;
+  sent: number;
+  dropped: number;
+  filtered: number;
+}
+
 /** Too many bridges in one organization. */
 export class BridgeLimitError extends Error {
   override readonly name = 'BridgeLimitError';
@@ -85,6 +95,8 @@ export class BridgeService {
   /** Changes run one at a time, so a check and its save see the same state. */
   #queue: Promise<unknown> = Promise.resolve();
   #isClosed = false;
+  /** Counters of links that stopped, so the totals never go down. */
+  readonly #retired = { sent: 0, dropped: 0, filtered: 0 };
 
   private constructor(deps: BridgeServiceDeps) {
     this.#deps = deps;
@@ -177,6 +189,20 @@ export class BridgeService {
     });
   }
 
+  /** Sums over the running bridges (plus what stopped ones had sent, dropped and filtered). */
+  totals(): BridgeTotals {
+    const totals: BridgeTotals = { bridges: this.#running.size, connected: 0, queued: 0, ...this.#retired };
+    for (const { link } of this.#running.values()) {
+      const status = link.status();
+      if (status.connected) totals.connected++;
+      totals.queued += status.queued;
+      totals.sent += status.sent;
+      totals.dropped += status.dropped;
+      totals.filtered += status.filtered;
+    }
+    return totals;
+  }
+
   /** Disconnects every bridge (server shutdown). */
   async close(): Promise<void> {
     if (this.#isClosed) return;
@@ -230,6 +256,10 @@ export class BridgeService {
     const org = this.#byOrg.get(running.record.orgId);
     org?.delete(running);
     if (org?.size === 0) this.#byOrg.delete(running.record.orgId);
+    const last = running.link.status();
+    this.#retired.sent += last.sent;
+    this.#retired.dropped += last.dropped;
+    this.#retired.filtered += last.filtered;
     await running.link.close();
   }
 

@@ -3,6 +3,7 @@
  * links stopped when their organization is deleted, and the `/api/bridges` routes for `createHttpApp`.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../../observability/index.js';
 import type { Platform } from '../../../platform/platform.js';
 import type { FeedSource } from '../feed-types.js';
@@ -19,6 +20,8 @@ export interface BridgesDeps {
   limits: BridgeLimits;
   logger: Logger;
   linkOptions?: Partial<BridgeLinkOptions> | undefined;
+  /** Where the bridges' numbers go for `/metrics` (the registry the server gives `createHttpApp`). */
+  registry?: Registry | undefined;
 }
 
 /** Running bridges. */
@@ -38,6 +41,7 @@ export async function startBridges(deps: BridgesDeps): Promise<Bridges> {
     logger: deps.logger,
     linkOptions: deps.linkOptions,
   });
+  if (deps.registry !== undefined) registerBridgeMetrics(deps.registry, service);
   const unsubscribe = deps.platform.entities.changes.subscribe((change) => {
     if (change.entity === 'organization' && change.op === 'deleted') {
       service.organizationDeleted(change.id).catch((error: unknown) => {
@@ -53,4 +57,59 @@ export async function startBridges(deps: BridgesDeps): Promise<Bridges> {
       await service.close();
     },
   };
+}
+
+/** Read when scraped: the link counts per entry already, nothing more runs on the publish path. */
+function registerBridgeMetrics(registry: Registry, service: BridgeService): void {
+  const gauge = (name: string, help: string, read: () => number): void => {
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  registry.removeSingleMetric('switchboard_bridges');
+  new Gauge({
+    name: 'switchboard_bridges',
+    help: 'PlaceOS bridges running, by whether they are connected to their target',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const totals = service.totals();
+      this.set({ state: 'connected' }, totals.connected);
+      this.set({ state: 'disconnected' }, totals.bridges - totals.connected);
+    },
+  });
+  gauge(
+    'switchboard_bridge_queued_entries',
+    'Feed entries waiting in the bridges’ buffers',
+    () => service.totals().queued,
+  );
+  const counter = (name: string, help: string, read: () => number): void => {
+    registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  counter('switchboard_bridge_publishes_total', 'Publishes bridge targets took', () => service.totals().sent);
+  counter(
+    'switchboard_bridge_dropped_total',
+    'Feed entries bridges dropped (full buffer, too large)',
+    () => service.totals().dropped,
+  );
+  counter(
+    'switchboard_bridge_filtered_total',
+    'Feed entries bridges’ drop rules held back',
+    () => service.totals().filtered,
+  );
 }
