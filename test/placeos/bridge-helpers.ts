@@ -510,6 +510,8 @@ export interface HoldingBroker {
   publishes: mqttPacket.IPublishPacket[];
   /** PUBACKs every QoS 1 PUBLISH not yet acknowledged. */
   ackAll(): void;
+  /** Sends every client a v5 DISCONNECT with `reasonCode` and a reason string, then closes the connections. */
+  disconnectAll(reasonCode: number, reasonString: string): void;
   close(): Promise<void>;
 }
 
@@ -558,6 +560,13 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
       for (const { socket, messageId } of unacked.splice(0)) {
         socket.write(mqttPacket.generate({ cmd: 'puback', messageId, reasonCode: 0 }, { protocolVersion: 5 }));
       }
+    },
+    disconnectAll: (reasonCode, reasonString) => {
+      const packet = mqttPacket.generate(
+        { cmd: 'disconnect', reasonCode, properties: { reasonString } },
+        { protocolVersion: 5 },
+      );
+      for (const socket of sockets) socket.end(packet);
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

@@ -201,6 +201,21 @@ describe('bridge to a cloud broker', () => {
     assert.ok(lines.every((line) => line.isRetained));
   });
 
+  test("a target's DISCONNECT shows its reason code and string; the bridge comes back and resyncs", async () => {
+    const target = await startHoldingBroker(10);
+    resources.add(target);
+    const feed = new MemoryFeed();
+    const link = startLink(feed, { port: target.port, topicPrefix: 'kicked' });
+    feed.set(ORG, stateTopic('power'), true);
+    await waitFor(() => target.publishes.length === 1, 'the first entry');
+    // [MQTT-3.14.2-1] a server may end the session with a reason: 0x98 Administrative action.
+    target.disconnectAll(0x98, 'maintenance');
+    await waitFor(() => target.connects.length === 2 && target.publishes.length === 2, 'the reconnect and resync');
+    assert.match(link.status().lastError ?? '', /DISCONNECT with reason 0x98: maintenance/);
+    assert.equal(target.publishes[1]?.topic, `kicked/${stateTopic('power')}`);
+    await waitFor(() => link.status().connected, 'connected again');
+  });
+
   test('while the target is down it retries with doubling, capped, jittered delays, then connects', async () => {
     const feed = new MemoryFeed();
     const port = await freePort(); // nothing listens here yet
