@@ -235,7 +235,7 @@ export class BridgeLink {
     const current = Array.from(this.#source.current(this.#orgId));
     const held = this.#pending.takeAll();
     for (const entry of current) held.delete(entry.topic);
-    // Entries of an interrupted resync are not lost: the ones still due are re-read from current() here.
+    // What is left of the buffer is for topics current() no longer has (removals): sent after the current values.
     for (const entry of held.values()) current.push(entry);
     this.#resync = current;
     this.#resyncIndex = 0;
