@@ -14,7 +14,14 @@ import { pino } from 'pino';
 import { BridgeLink, type BridgeLinkOptions } from '../../src/dialects/placeos/bridges/bridge-link.js';
 import type { BridgeTarget } from '../../src/dialects/placeos/bridges/bridge-target.js';
 import type { PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
-import { connectClient, generateTestCertificate, Resources, waitFor, type TestClient } from '../helpers/index.js';
+import {
+  connectClient,
+  generateTestCertificate,
+  Resources,
+  startTestServer,
+  waitFor,
+  type TestClient,
+} from '../helpers/index.js';
 import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
 import {
   freePort,
@@ -324,6 +331,27 @@ describe('bridge to a cloud broker', () => {
     assert.equal(target.publishes[0]?.topic, `small/${stateTopic('small')}`);
     assert.equal(link.status().dropped, 1);
     assert.match(link.status().lastError ?? '', /Maximum Packet Size/);
+  });
+
+  test('another Switchboard can be the target; its own placeos/ namespace refuses bridged publishes, so a prefix is needed', async () => {
+    const central = await startTestServer();
+    resources.add(central);
+    const feed = new MemoryFeed();
+    feed.set(ORG, stateTopic('power'), true);
+    const watcher = await connectClient(central.mqttUrl, { protocolVersion: 5 });
+    resources.add(watcher);
+    await watcher.client.subscribeAsync('edge-1/#', { qos: 1 });
+    const prefixed = startLink(feed, { port: central.mqttPort, topicPrefix: 'edge-1', qos: 1 });
+    const [message] = await watcher.waitForMessages(1);
+    assert.equal(message!.topic, `edge-1/${stateTopic('power')}`);
+    await waitFor(() => prefixed.status().sent === 1, 'the PUBACK');
+
+    // Without a prefix the topic is in the target's feed namespace: PUBACK 0x87, shown, not counted as sent.
+    const bare = startLink(feed, { port: central.mqttPort, topicPrefix: '', qos: 1 });
+    await waitFor(() => bare.status().lastError !== null, 'the refusal');
+    assert.match(bare.status().lastError ?? '', /not authorized/i);
+    assert.equal(bare.status().sent, 0);
+    assert.equal(bare.status().connected, true, 'a refused publish does not end the connection');
   });
 
   test('user name and password reach the target; wrong ones are refused, shown, and retried without a fallback', async () => {
