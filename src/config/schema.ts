@@ -237,7 +237,7 @@ export const PlatformSection = Type.Object(
 /** PlaceOS bridges to cloud brokers (docs/placeos.md, "Bridges"): how many, and how each buffers and retries. */
 export const BridgesSection = Type.Object(
   {
-    maxBridgesPerOrganization: Type.Integer({
+    maxPerOrganization: Type.Integer({
       minimum: 0,
       maximum: 1_000,
       default: 16,

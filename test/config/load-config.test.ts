@@ -67,7 +67,7 @@ describe('defaults', () => {
         retentionIntervalSeconds: 60,
       },
       bridges: {
-        maxBridgesPerOrganization: 16,
+        maxPerOrganization: 16,
         maxQueuedEntries: 10_000,
         maxBackoffMs: 30_000,
         connectTimeoutMs: 10_000,

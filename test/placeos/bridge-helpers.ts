@@ -433,7 +433,7 @@ export async function startBridgeApi(
     source: feed,
     compile: compilePrivacyRules,
     limits: {
-      maxBridgesPerOrganization: 4,
+      maxPerOrganization: 4,
       maxQueuedEntries: 1_000,
       maxBackoffMs: 1_000,
       connectTimeoutMs: 5_000,

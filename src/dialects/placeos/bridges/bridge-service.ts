@@ -22,7 +22,7 @@ import type { BridgeStore } from './bridge-store.js';
 
 /** Server-wide bridge limits (config section `bridges`). */
 export interface BridgeLimits {
-  maxBridgesPerOrganization: number;
+  maxPerOrganization: number;
   maxQueuedEntries: number;
   maxBackoffMs: number;
   connectTimeoutMs: number;
@@ -134,7 +134,7 @@ export class BridgeService {
   create(orgId: string, input: BridgeInput): Promise<{ bridge: BridgeView; secret: string }> {
     return this.#serialized(async () => {
       const existing = await this.#deps.store.list(orgId);
-      const max = this.#deps.limits.maxBridgesPerOrganization;
+      const max = this.#deps.limits.maxPerOrganization;
       if (existing.length >= max) throw new BridgeLimitError(`an organization may have at most ${String(max)} bridges`);
       const now = Date.now();
       const record: BridgeRecord = {
