@@ -1,15 +1,18 @@
 /** Assembles one Switchboard process: store, broker, and the TCP, TLS and HTTP/WebSocket listeners in front of it. */
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js';
-import { Broker } from './broker/index.js';
+import { Broker, type BrokerHooks } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
+import { isThingsboardNamespace } from './dialects/thingsboard/index.js';
+import { createUsersDialect, isUserIdentity, type UsersDialect } from './dialects/users/index.js';
 import { createHttpApp } from './http/index.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
@@ -23,10 +26,17 @@ export interface RunningServer {
   mqttPort: number;
   /** Bound MQTT over TLS port; undefined when TLS is off (no `tls.cert`/`tls.key`). */
   mqttsPort: number | undefined;
-  /** Bound HTTP port (MQTT over WebSocket at `/mqtt`). */
+  /** Bound HTTP port (MQTT over WebSocket at `/mqtt` and `/api/mqtt/`). */
   httpPort: number;
+  /** Bound HTTPS port (the same, over TLS: WSS); undefined when TLS is off. */
+  httpsPort: number | undefined;
   /** Every listener's bound address, for start-up messages. */
-  addresses: { mqtt: BoundAddress; mqtts: BoundAddress | undefined; http: BoundAddress };
+  addresses: {
+    mqtt: BoundAddress;
+    mqtts: BoundAddress | undefined;
+    http: BoundAddress;
+    https: BoundAddress | undefined;
+  };
   broker: Broker;
   /** Devices, their data, RPC and the state-change bus. */
   platform: Platform;
@@ -67,14 +77,15 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const users = createUsersDialect({ auth, logger });
+  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
   const app = await createHttpApp({
     platform,
     auth,
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform)],
+    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform), users.httpPlugin],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -88,21 +99,31 @@ export async function startServer(
           requestCert: config.tls.requestCert,
           handshakeTimeoutMs: config.mqtt.connectTimeoutMs,
         });
-  const http = new WebSocketListener({
+  const web = {
     ...common,
     maxPacketSizeBytes: config.mqtt.maxPacketSizeBytes,
     headersTimeoutMs: config.mqtt.connectTimeoutMs,
-    requestListener: (request, response) => {
+    requestListener: (request: IncomingMessage, response: ServerResponse) => {
       app.routing(request, response);
     },
-  });
-  const listeners: Listener[] = tls === undefined ? [tcp, http] : [tcp, tls, http];
+  };
+  const http = new WebSocketListener(web);
+  // The same application and MQTT paths over TLS (PlaceOS serves its users' MQTT API as WSS at `/api/mqtt/`).
+  const https = tlsFiles === undefined ? undefined : new WebSocketListener({ ...web, tls: tlsFiles });
+  const listeners: Listener[] = [
+    tcp,
+    ...(tls === undefined ? [] : [tls]),
+    http,
+    ...(https === undefined ? [] : [https]),
+  ];
 
   let addresses: RunningServer['addresses'];
   try {
     const mqtt = await tcp.listen(config.mqtt.port, config.host);
     const mqtts = tls === undefined ? undefined : await tls.listen(config.tls.port, config.host);
-    addresses = { mqtt, mqtts, http: await http.listen(config.http.port, config.host) };
+    const plain = await http.listen(config.http.port, config.host);
+    const secure = https === undefined ? undefined : await https.listen(config.tls.httpsPort, config.host);
+    addresses = { mqtt, mqtts, http: plain, https: secure };
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
@@ -132,6 +153,7 @@ export async function startServer(
     mqttPort: addresses.mqtt.port,
     mqttsPort: addresses.mqtts?.port,
     httpPort: addresses.http.port,
+    httpsPort: addresses.https?.port,
     addresses,
     broker,
     platform,
@@ -176,6 +198,7 @@ function startBroker(
   logger: Logger,
   platform: Platform,
   serverOrgId: () => Promise<string | undefined>,
+  users: UsersDialect,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
   const gateway = createGatewayExtension({
     platform,
@@ -198,11 +221,40 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     store: openStore(config),
     logger,
-    hooks: thingsboard.hooks,
+    hooks: composeHooks(thingsboard.hooks, users),
   });
   thingsboard.attach(broker);
+  users.attach(broker);
   broker.start();
   return { broker, thingsboard };
+}
+
+/** Until the dialect router lands: users first at CONNECT, ThingsBoard's namespace to ThingsBoard, the rest per identity. */
+function composeHooks(tb: ThingsboardDialect['hooks'], users: UsersDialect): BrokerHooks {
+  return {
+    authenticate: (request) => users.authStep(request) ?? tb.authenticate(request),
+    authorizePublish: (client, topicName, qos, isRetained) => {
+      if (isThingsboardNamespace(topicName) || !isUserIdentity(client.identity)) {
+        return tb.authorizePublish(client, topicName, qos, isRetained);
+      }
+      return users.authorizePublish(client, topicName, qos, isRetained);
+    },
+    authorizeSubscribe: (client, topicFilter, qos) => {
+      if (isThingsboardNamespace(topicFilter) || !isUserIdentity(client.identity)) {
+        return tb.authorizeSubscribe(client, topicFilter, qos);
+      }
+      return users.authorizeSubscribe(client, topicFilter, qos);
+    },
+    onMessage: tb.onMessage,
+    onClientConnected: (client) => {
+      tb.onClientConnected(client);
+      users.onClientConnected(client);
+    },
+    onClientDisconnected: (client, reasonCode) => {
+      tb.onClientDisconnected(client, reasonCode);
+      users.onClientDisconnected(client, reasonCode);
+    },
+  };
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

@@ -1,0 +1,148 @@
+/**
+ * The users dialect (docs/users.md): people and programs of an organization connected over MQTT with their JWT or API
+ * key (PlaceOS's WebSocket MQTT API, device-apis.md §1.5, on every listener). Its auth step attaches a
+ * {@link UserIdentity}; its hooks scope subscriptions to the user's organization, keep publishing to operators and
+ * admins (never into the `placeos/` feed), and close a session when its JWT expires. It owns no topic namespace: it
+ * decides for its own identities on topics no other dialect owns.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import type { AuthenticateResult, Broker, ClientInfo, ConnectRequest } from '../../broker/index.js';
+import { ReasonCode, type QoS } from '../../mqtt/codec/index.js';
+import { createUsersAuthStep, type SecretVerifier } from './auth.js';
+import { feedViewerPlugin } from './feed-viewer.js';
+import { isUserIdentity, type UserIdentity } from './identity.js';
+import { decidePublish, decideSubscribe } from './rights.js';
+import { SessionDeadlines } from './session-deadlines.js';
+
+export interface UsersDialectOptions {
+  /** The auth module (`AuthService`): verifies JWTs and looks up API keys. */
+  auth: SecretVerifier;
+  logger: Logger;
+  /** For tests of expiry at the edge; default `Date.now`. */
+  nowMs?: () => number;
+}
+
+/** Reason string of an administrative close (the user or key was deleted, or its role changed). */
+export const REVOKED_REASON_STRING = 'the credentials of this session were revoked or changed';
+
+export interface UsersDialect {
+  readonly name: 'users';
+  ownsIdentity(identity: unknown): boolean;
+  authorizePublish(client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean): true | number;
+  authorizeSubscribe(client: ClientInfo, topicFilter: string, qos: QoS): number;
+  onClientConnected(client: ClientInfo): void;
+  onClientDisconnected(client: ClientInfo, reasonCode: number): void;
+  attach(broker: Broker): void;
+  /** Step 2 of choices.md "Who connects": undefined when the credentials are not a user's. */
+  readonly authStep: (request: ConnectRequest) => Promise<AuthenticateResult> | undefined;
+  /** `GET /feed-viewer`: a page that shows the user's organization's feed live over `/api/mqtt/`. */
+  readonly httpPlugin: FastifyPluginAsync;
+  /**
+   * Closes every session of a user or API key (id), e.g. after it was deleted or its role changed: the identity names
+   * the old rights. Returns how many were closed.
+   */
+  closeSessionsOf(subject: string): number;
+  /** Connected user sessions. */
+  readonly sessionCount: number;
+}
+
+/** Refused publishes are logged once per session (no per-message logging on the message path); the rest are counted. */
+interface SessionState {
+  identity: UserIdentity;
+  refusedPublishes: number;
+}
+
+export function createUsersDialect(options: UsersDialectOptions): UsersDialect {
+  const logger = options.logger.child({ dialect: 'users' });
+  const deadlines = new SessionDeadlines(options.nowMs);
+  const sessions = new Map<ClientInfo, SessionState>();
+  let broker: Broker | undefined;
+
+  const refusePublish = (client: ClientInfo, topicName: string, why: string): number => {
+    const state = sessions.get(client);
+    if (state !== undefined) {
+      state.refusedPublishes++;
+      if (state.refusedPublishes === 1) {
+        // 3.1.1 has no refusal on the wire (QoS 1/2 are acknowledged, the message is dropped): this line is how an
+        // operator learns why a client's messages go nowhere.
+        logger.warn(
+          {
+            clientId: client.clientId,
+            subject: state.identity.subject,
+            role: state.identity.role,
+            topicName,
+            protocolVersion: client.protocolVersion,
+          },
+          `publish refused (${why}); later refusals on this session are only counted`,
+        );
+      }
+    }
+    return ReasonCode.NotAuthorized;
+  };
+
+  return {
+    name: 'users',
+    ownsIdentity: isUserIdentity,
+    authStep: createUsersAuthStep(options.auth, logger, options.nowMs),
+    httpPlugin: feedViewerPlugin,
+
+    authorizePublish: (client, topicName) => {
+      const identity = client.identity;
+      if (!isUserIdentity(identity)) return true;
+      const decision = decidePublish(identity, topicName);
+      if (decision === true) return true;
+      return refusePublish(
+        client,
+        topicName,
+        decision === 'role' ? `the ${identity.role} role may not publish` : 'the placeos/ feed is read-only',
+      );
+    },
+
+    authorizeSubscribe: (client, topicFilter, qos) => {
+      const identity = client.identity;
+      if (!isUserIdentity(identity)) return qos;
+      const decision = decideSubscribe(identity, topicFilter, qos);
+      return 'granted' in decision ? decision.granted : decision.reasonCode;
+    },
+
+    onClientConnected: (client) => {
+      const identity = client.identity;
+      if (!isUserIdentity(identity)) return;
+      sessions.set(client, { identity, refusedPublishes: 0 });
+      if (identity.expiresAtMs !== undefined) deadlines.arm(client, identity.expiresAtMs);
+    },
+
+    onClientDisconnected: (client) => {
+      const state = sessions.get(client);
+      if (state === undefined) return;
+      sessions.delete(client);
+      deadlines.disarm(client);
+      if (state.refusedPublishes > 1) {
+        logger.info(
+          { clientId: client.clientId, subject: state.identity.subject, refusedPublishes: state.refusedPublishes },
+          'user session ended; its refused publishes',
+        );
+      }
+    },
+
+    attach: (attached) => {
+      broker = attached;
+      deadlines.attach(attached);
+    },
+
+    closeSessionsOf: (subject) => {
+      let closed = 0;
+      for (const [client, state] of [...sessions]) {
+        if (state.identity.subject !== subject) continue;
+        if (broker?.disconnectClient(client.clientId, ReasonCode.AdministrativeAction, REVOKED_REASON_STRING) === true)
+          closed++;
+      }
+      return closed;
+    },
+
+    get sessionCount() {
+      return sessions.size;
+    },
+  };
+}
