@@ -4,15 +4,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js';
-import { Broker, type BrokerHooks } from './broker/index.js';
+import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
+import type { AuthStep, Dialect } from './dialects/dialect.js';
+import { composeDialects } from './dialects/router.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
-import { isThingsboardNamespace } from './dialects/thingsboard/index.js';
-import { createUsersDialect, isUserIdentity, type UsersDialect } from './dialects/users/index.js';
+import { createUsersDialect, type UsersDialect } from './dialects/users/index.js';
 import { createHttpApp } from './http/index.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
@@ -77,7 +78,7 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const users = createUsersDialect({ auth, logger });
+  const users = createUsersDialect({ auth, logger, changes: platform.entities.changes });
   const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
   const app = await createHttpApp({
     platform,
@@ -127,6 +128,7 @@ export async function startServer(
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
+    users.close();
     await app.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
@@ -140,6 +142,7 @@ export async function startServer(
       for (const listener of listeners) listener.stopAccepting();
       await retention.stop();
       await broker.close();
+      users.close();
       await app.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
       // the store closes.
@@ -190,8 +193,8 @@ async function openPlatformStore(config: Config): Promise<PlatformStore> {
 }
 
 /**
- * The broker with the device dialects' hooks. Dialects send through the broker, which needs their hooks first: they
- * get it late-bound (`attach`, the gateway's `send`).
+ * The broker with the device dialects' hooks, composed by the dialect router (src/dialects/router.ts). Dialects send
+ * through the broker, which needs their hooks first: they get it late-bound (`attach`, the gateway's `send`).
  */
 function startBroker(
   config: Config,
@@ -215,46 +218,38 @@ function startBroker(
     serverOrgId,
     extensions: [gateway],
   });
+  const dialects: Dialect[] = [thingsboard.dialect, users];
+  // choices.md "Who connects": the first step that recognises the credentials decides.
+  const authSteps: AuthStep[] = [
+    // 1. ThingsBoard provisioning (username or client id `provision`).
+    thingsboard.authSteps.provision,
+    // 2. Users: a JWT or an API key as username and password.
+    users.authStep,
+    // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
+    // 4. CloudPlugs: a Plug-ID or an account e-mail.
+    // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
+    thingsboard.authSteps.devices,
+    // 5. No credentials at all: CloudPlugs enrollment; then anonymous when allowed (the router's last resort).
+  ];
+  const router = composeDialects({
+    dialects,
+    authSteps,
+    allowAnonymous: config.allowAnonymous,
+    onAuthError: (error) => {
+      logger.error({ err: error }, 'credential look-up failed');
+    },
+  });
   const broker = new Broker({
     limits: config.mqtt,
     acl: config.acl,
     allowAnonymous: config.allowAnonymous,
     store: openStore(config),
     logger,
-    hooks: composeHooks(thingsboard.hooks, users),
+    hooks: router.hooks,
   });
-  thingsboard.attach(broker);
-  users.attach(broker);
+  router.attach(broker);
   broker.start();
   return { broker, thingsboard };
-}
-
-/** Until the dialect router lands: users first at CONNECT, ThingsBoard's namespace to ThingsBoard, the rest per identity. */
-function composeHooks(tb: ThingsboardDialect['hooks'], users: UsersDialect): BrokerHooks {
-  return {
-    authenticate: (request) => users.authStep(request) ?? tb.authenticate(request),
-    authorizePublish: (client, topicName, qos, isRetained) => {
-      if (isThingsboardNamespace(topicName) || !isUserIdentity(client.identity)) {
-        return tb.authorizePublish(client, topicName, qos, isRetained);
-      }
-      return users.authorizePublish(client, topicName, qos, isRetained);
-    },
-    authorizeSubscribe: (client, topicFilter, qos) => {
-      if (isThingsboardNamespace(topicFilter) || !isUserIdentity(client.identity)) {
-        return tb.authorizeSubscribe(client, topicFilter, qos);
-      }
-      return users.authorizeSubscribe(client, topicFilter, qos);
-    },
-    onMessage: tb.onMessage,
-    onClientConnected: (client) => {
-      tb.onClientConnected(client);
-      users.onClientConnected(client);
-    },
-    onClientDisconnected: (client, reasonCode) => {
-      tb.onClientDisconnected(client, reasonCode);
-      users.onClientDisconnected(client, reasonCode);
-    },
-  };
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

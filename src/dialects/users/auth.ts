@@ -10,7 +10,7 @@ import type { AuthenticateResult, ConnectRequest } from '../../broker/index.js';
 import type { AuthService } from '../../auth/index.js';
 import { ReasonCode } from '../../mqtt/codec/index.js';
 import { jwtExpiryMs, userSecretOf } from './credentials.js';
-import type { UserIdentity } from './identity.js';
+import type { UserIdentity } from '../../platform/identity.js';
 
 /** What the step needs of the auth module. */
 export type SecretVerifier = Pick<AuthService, 'authenticateSecret'>;

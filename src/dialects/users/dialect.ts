@@ -9,9 +9,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuthenticateResult, Broker, ClientInfo, ConnectRequest } from '../../broker/index.js';
 import { ReasonCode, type QoS } from '../../mqtt/codec/index.js';
+import type { EntityChange } from '../../platform/entities.js';
+import type { Dialect } from '../dialect.js';
 import { createUsersAuthStep, type SecretVerifier } from './auth.js';
 import { feedViewerPlugin } from './feed-viewer.js';
-import { isUserIdentity, type UserIdentity } from './identity.js';
+import { isUserIdentity, type UserIdentity } from '../../platform/identity.js';
 import { decidePublish, decideSubscribe } from './rights.js';
 import { SessionDeadlines } from './session-deadlines.js';
 
@@ -19,6 +21,11 @@ export interface UsersDialectOptions {
   /** The auth module (`AuthService`): verifies JWTs and looks up API keys. */
   auth: SecretVerifier;
   logger: Logger;
+  /**
+   * The platform's entity changes (`platform.entities.changes`): a deleted user, API key or organization, or a user
+   * whose role changed, has its open sessions closed (their identity names the old rights).
+   */
+  changes?: { subscribe(listener: (change: EntityChange) => void): () => void } | undefined;
   /** For tests of expiry at the edge; default `Date.now`. */
   nowMs?: () => number;
 }
@@ -26,9 +33,9 @@ export interface UsersDialectOptions {
 /** Reason string of an administrative close (the user or key was deleted, or its role changed). */
 export const REVOKED_REASON_STRING = 'the credentials of this session were revoked or changed';
 
-export interface UsersDialect {
+/** The users dialect; it owns no namespace (no `ownsTopic`): it decides for its own clients on plain topics. */
+export interface UsersDialect extends Dialect {
   readonly name: 'users';
-  ownsIdentity(identity: unknown): boolean;
   authorizePublish(client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean): true | number;
   authorizeSubscribe(client: ClientInfo, topicFilter: string, qos: QoS): number;
   onClientConnected(client: ClientInfo): void;
@@ -43,6 +50,8 @@ export interface UsersDialect {
    * the old rights. Returns how many were closed.
    */
   closeSessionsOf(subject: string): number;
+  /** Stops listening to entity changes and clears the expiry timers. */
+  close(): void;
   /** Connected user sessions. */
   readonly sessionCount: number;
 }
@@ -80,6 +89,36 @@ export function createUsersDialect(options: UsersDialectOptions): UsersDialect {
     }
     return ReasonCode.NotAuthorized;
   };
+
+  /** Closes the sessions `matches` picks; the broker's DISCONNECT reaches onClientDisconnected, which forgets them. */
+  const closeWhere = (matches: (identity: UserIdentity) => boolean): number => {
+    let closed = 0;
+    for (const [client, state] of [...sessions]) {
+      if (!matches(state.identity)) continue;
+      const reason = REVOKED_REASON_STRING;
+      if (broker?.disconnectClient(client.clientId, ReasonCode.AdministrativeAction, reason) === true) closed++;
+    }
+    if (closed > 0) logger.info({ closed }, 'closed user sessions whose credentials were revoked or changed');
+    return closed;
+  };
+  const unsubscribe = options.changes?.subscribe((change) => {
+    if (sessions.size === 0) return;
+    switch (change.entity) {
+      case 'user':
+        if (change.op === 'deleted' || (change.op === 'updated' && change.before?.role !== change.after?.role)) {
+          closeWhere((identity) => identity.subject === change.id);
+        }
+        return;
+      case 'apiKey':
+        if (change.op === 'deleted') closeWhere((identity) => identity.subject === change.id);
+        return;
+      case 'organization':
+        if (change.op === 'deleted') closeWhere((identity) => identity.orgId === change.id);
+        return;
+      default:
+        return;
+    }
+  });
 
   return {
     name: 'users',
@@ -131,14 +170,11 @@ export function createUsersDialect(options: UsersDialectOptions): UsersDialect {
       deadlines.attach(attached);
     },
 
-    closeSessionsOf: (subject) => {
-      let closed = 0;
-      for (const [client, state] of [...sessions]) {
-        if (state.identity.subject !== subject) continue;
-        if (broker?.disconnectClient(client.clientId, ReasonCode.AdministrativeAction, REVOKED_REASON_STRING) === true)
-          closed++;
-      }
-      return closed;
+    closeSessionsOf: (subject) => closeWhere((identity) => identity.subject === subject),
+
+    close: () => {
+      unsubscribe?.();
+      deadlines.clear();
     },
 
     get sessionCount() {

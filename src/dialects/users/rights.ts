@@ -6,10 +6,9 @@
  * `placeos/+/…`, `placeos/#`, and any filter starting with a wildcard (`#`, `+/…`). Publishing needs the operator or
  * admin role, and nobody publishes into `placeos/` (the feed is the server's).
  */
-import { hasRole } from '../../auth/index.js';
 import { ReasonCode, type QoS } from '../../mqtt/codec/index.js';
 import { parseSharedSubscription } from '../../mqtt/topics/index.js';
-import type { UserIdentity } from './identity.js';
+import { canPublish, type UserIdentity } from '../../platform/identity.js';
 
 /** The first level of the PlaceOS feed namespace. */
 export const FEED_ROOT = 'placeos';
@@ -40,5 +39,5 @@ export function decideSubscribe(identity: UserIdentity, topicFilter: string, qos
 /** `true`, or why a user may not publish on `topicName`. */
 export function decidePublish(identity: UserIdentity, topicName: string): true | RefusalReason {
   if (topicName === FEED_ROOT || topicName.startsWith(FEED_PREFIX)) return 'feed-is-read-only';
-  return hasRole(identity.role, 'operator') ? true : 'role';
+  return canPublish(identity) ? true : 'role';
 }
