@@ -78,8 +78,16 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const users = createUsersDialect({ auth, logger, changes: platform.entities.changes });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
+  const users = createUsersDialect({
+    auth,
+    logger,
+    changes: platform.entities.changes,
+    // Late-bound: the dialect list is built in startBroker.
+    isOwnedByAnotherDialect: (topic) => otherDialects.some((dialect) => dialect.ownsTopic?.(topic) === true),
+  });
+  const otherDialects: Dialect[] = [];
+  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
+  otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   const app = await createHttpApp({
     platform,
     auth,
@@ -202,7 +210,7 @@ function startBroker(
   platform: Platform,
   serverOrgId: () => Promise<string | undefined>,
   users: UsersDialect,
-): { broker: Broker; thingsboard: ThingsboardDialect } {
+): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -249,7 +257,7 @@ function startBroker(
   });
   router.attach(broker);
   broker.start();
-  return { broker, thingsboard };
+  return { broker, thingsboard, dialects };
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

@@ -1,6 +1,7 @@
 /**
  * What a user session may do (issue 5, choices.md "Who connects" step 2, docs/users.md): read and subscribe within its
- * organization only (other organizations' feed topics and filters spanning organizations refused with SUBACK 0x87);
+ * organization only (another organization's feed refused with SUBACK 0x87; filters that could span organizations,
+ * such as `#`, granted with a delivery guard that lets only the user's own organization's feed through);
  * publishing needs the operator or admin role (a viewer's QoS 1 PUBLISH gets PUBACK 0x87 on MQTT 5; on 3.1.1, which has
  * no refusal, it is acknowledged and dropped); nobody publishes into `placeos/`.
  */
@@ -48,16 +49,12 @@ describe('user rights', () => {
     assert.deepEqual(await subackCodes(session.client, filters, 1), [1, 1, 1, 1, 1, 1]);
   });
 
-  it('another organization’s feed, and filters that would span organizations, are refused with 0x87 (MQTT 5)', async () => {
+  it('a filter naming another organization’s feed is refused with 0x87 (MQTT 5)', async () => {
     const session = await connect(viewer.token);
     const filters = [
       `placeos/${otherOrgId}/state/#`,
       `placeos/${otherOrgId}/metadata/+`,
-      'placeos/+/state/#',
-      'placeos/#',
-      '#',
-      '+/state/#',
-      '+',
+      `placeos/${otherOrgId}`,
       `$share/g/placeos/${otherOrgId}/#`,
     ];
     assert.deepEqual(
@@ -66,9 +63,52 @@ describe('user rights', () => {
     );
   });
 
-  it('the same refusals on 3.1.1 are SUBACK 0x80', async () => {
+  it('the same refusal on 3.1.1 is SUBACK 0x80', async () => {
     const session = await connect(viewerKey.key, 4);
-    assert.deepEqual(await subackCodes(session.client, [`placeos/${otherOrgId}/state/#`, '#']), [0x80, 0x80]);
+    assert.deepEqual(await subackCodes(session.client, [`placeos/${otherOrgId}/state/#`], 1), [0x80]);
+  });
+
+  it('filters that could span organizations (#, +/…, placeos/+/…) are granted but deliver only the user’s own organization’s feed and plain topics', async () => {
+    const filters = ['#', `+/${otherOrgId}/state/#`, '+/+/state/#', 'placeos/+/state/#', 'placeos/#', '$share/g/#'];
+    const sessions: TestClient[] = [];
+    for (const [index, filter] of filters.entries()) {
+      const session = await connect(index % 2 === 0 ? viewer.token : viewerKey.key, index === 1 ? 4 : 5);
+      // [MQTT-3.9.3-1] one SUBACK code per filter; the grant is the requested QoS.
+      assert.deepEqual(await subackCodes(session.client, [filter, `barrier/${String(index)}`], 1), [1, 1], filter);
+      sessions.push(session);
+    }
+    const feedTopic = (orgId: string): string => `placeos/${orgId}/state/hq/1/lobby/sys-1/dep-1/Display/1/power`;
+    const publish = (topicName: string, payload: string): void => {
+      users.server.broker.publish({
+        topicName,
+        payload: Buffer.from(payload),
+        qos: 1,
+        isRetained: false,
+        properties: undefined,
+      });
+    };
+    publish(feedTopic(otherOrgId), 'theirs');
+    publish(feedTopic(users.orgId), 'ours');
+    publish('lobby/notice', 'plain');
+    publish(`placeos/${otherOrgId}/metadata/zone-1`, 'their metadata');
+    for (const index of filters.keys()) publish(`barrier/${String(index)}`, 'barrier');
+    // Each session's own barrier comes after everything published before it ([MQTT-4.6.0-6] per-session order).
+    const expected: Record<string, string[]> = {
+      '#': ['ours', 'plain', 'barrier'],
+      [`+/${otherOrgId}/state/#`]: ['barrier'],
+      '+/+/state/#': ['ours', 'barrier'],
+      'placeos/+/state/#': ['ours', 'barrier'],
+      'placeos/#': ['ours', 'barrier'],
+      '$share/g/#': ['ours', 'plain', 'barrier'],
+    };
+    for (const [index, filter] of filters.entries()) {
+      const session = sessions[index]!;
+      await session.waitForMessages(1, (message) => message.topic === `barrier/${String(index)}`);
+      const payloads = session.messages
+        .filter((message) => !message.topic.startsWith('barrier/') || message.topic === `barrier/${String(index)}`)
+        .map((message) => message.payload);
+      assert.deepEqual(payloads, expected[filter], filter);
+    }
   });
 
   it('a user never receives another organization’s feed: each subscriber gets only its own organization’s', async () => {

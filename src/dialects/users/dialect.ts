@@ -7,14 +7,21 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import type { AuthenticateResult, Broker, ClientInfo, ConnectRequest } from '../../broker/index.js';
+import type {
+  AuthenticateResult,
+  Broker,
+  ClientInfo,
+  ConnectRequest,
+  GuardedGrant,
+  GuardedMessage,
+} from '../../broker/index.js';
 import { ReasonCode, type QoS } from '../../mqtt/codec/index.js';
 import type { EntityChange } from '../../platform/entities.js';
 import type { Dialect } from '../dialect.js';
 import { createUsersAuthStep, type SecretVerifier } from './auth.js';
 import { feedViewerPlugin } from './feed-viewer.js';
 import { isUserIdentity, type UserIdentity } from '../../platform/identity.js';
-import { decidePublish, decideSubscribe } from './rights.js';
+import { decidePublish, decideSubscribe, isDeliverable } from './rights.js';
 import { SessionDeadlines } from './session-deadlines.js';
 
 export interface UsersDialectOptions {
@@ -26,6 +33,11 @@ export interface UsersDialectOptions {
    * whose role changed, has its open sessions closed (their identity names the old rights).
    */
   changes?: { subscribe(listener: (change: EntityChange) => void): () => void } | undefined;
+  /**
+   * Whether another dialect owns the topic's namespace (the server passes the other dialects' `ownsTopic`): messages
+   * there never pass a `users:` guard, since only their owner knows which organization they belong to. Default: none.
+   */
+  isOwnedByAnotherDialect?: ((topic: string) => boolean) | undefined;
   /** For tests of expiry at the edge; default `Date.now`. */
   nowMs?: () => number;
 }
@@ -37,7 +49,8 @@ export const REVOKED_REASON_STRING = 'the credentials of this session were revok
 export interface UsersDialect extends Dialect {
   readonly name: 'users';
   authorizePublish(client: ClientInfo, topicName: string, qos: QoS, isRetained: boolean): true | number;
-  authorizeSubscribe(client: ClientInfo, topicFilter: string, qos: QoS): number;
+  authorizeSubscribe(client: ClientInfo, topicFilter: string, qos: QoS): number | GuardedGrant;
+  canDeliver(guard: string, message: GuardedMessage): boolean;
   onClientConnected(client: ClientInfo): void;
   onClientDisconnected(client: ClientInfo, reasonCode: number): void;
   attach(broker: Broker): void;
@@ -65,6 +78,7 @@ interface SessionState {
 export function createUsersDialect(options: UsersDialectOptions): UsersDialect {
   const logger = options.logger.child({ dialect: 'users' });
   const deadlines = new SessionDeadlines(options.nowMs);
+  const isOwnedByAnotherDialect = options.isOwnedByAnotherDialect ?? (() => false);
   const sessions = new Map<ClientInfo, SessionState>();
   let broker: Broker | undefined;
 
@@ -142,8 +156,11 @@ export function createUsersDialect(options: UsersDialectOptions): UsersDialect {
       const identity = client.identity;
       if (!isUserIdentity(identity)) return qos;
       const decision = decideSubscribe(identity, topicFilter, qos);
-      return 'granted' in decision ? decision.granted : decision.reasonCode;
+      if (!('granted' in decision)) return decision.reasonCode;
+      return decision.guard === undefined ? decision.granted : { qos: decision.granted, guard: decision.guard };
     },
+
+    canDeliver: (guard, message) => isDeliverable(guard, message.topicName, isOwnedByAnotherDialect),
 
     onClientConnected: (client) => {
       const identity = client.identity;

@@ -8,6 +8,14 @@ export type { UserSecret } from './credentials.js';
 export { FEED_VIEWER_PATH } from './feed-viewer.js';
 export { isUserIdentity } from '../../platform/identity.js';
 export type { UserIdentity } from '../../platform/identity.js';
-export { decidePublish, decideSubscribe, FEED_ROOT } from './rights.js';
+export {
+  decidePublish,
+  decideSubscribe,
+  FEED_ROOT,
+  GUARD_PREFIX,
+  guardFor,
+  isDeliverable,
+  isFeedTopic,
+} from './rights.js';
 export type { RefusalReason, SubscribeDecision } from './rights.js';
 export { EXPIRED_REASON_STRING } from './session-deadlines.js';
