@@ -9,6 +9,7 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
+import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
@@ -41,6 +42,8 @@ export interface RunningServer {
   broker: Broker;
   /** Devices, their data, RPC and the state-change bus. */
   platform: Platform;
+  /** The PlaceOS state feed (docs/placeos.md): what the local target and the bridges publish. */
+  placeosFeed: PlaceosFeed;
   /** Set on the first start with an empty store: the `admin` user created then (print a generated password once). */
   createdAdmin: { username: string; password: string; isPasswordGenerated: boolean } | undefined;
   /**
@@ -88,13 +91,28 @@ export async function startServer(
   const otherDialects: Dialect[] = [];
   const { broker, thingsboard, dialects } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
   otherDialects.push(...dialects.filter((dialect) => dialect !== users));
+  let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
+  try {
+    placeos = await startPlaceosFeed({ platform, broker, logger });
+  } catch (error) {
+    await broker.close();
+    users.close();
+    await platform.close();
+    throw error;
+  }
   const app = await createHttpApp({
     platform,
     auth,
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform), users.httpPlugin],
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      placeos.httpPlugin,
+      users.httpPlugin,
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -135,6 +153,7 @@ export async function startServer(
     addresses = { mqtt, mqtts, http: plain, https: secure };
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
+    placeos.close();
     await broker.close();
     users.close();
     await app.close();
@@ -149,6 +168,8 @@ export async function startServer(
     closing ??= (async () => {
       for (const listener of listeners) listener.stopAccepting();
       await retention.stop();
+      // The feed stops first: what the broker's close still commits is not published to a closing broker.
+      placeos.close();
       await broker.close();
       users.close();
       await app.close();
@@ -168,6 +189,7 @@ export async function startServer(
     addresses,
     broker,
     platform,
+    placeosFeed: placeos.feed,
     createdAdmin: bootstrap.isCreated
       ? {
           username: bootstrap.username,
@@ -226,7 +248,8 @@ function startBroker(
     serverOrgId,
     extensions: [gateway],
   });
-  const dialects: Dialect[] = [thingsboard.dialect, users];
+  // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), users];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).

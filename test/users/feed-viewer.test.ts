@@ -2,8 +2,8 @@
  * The feed viewer page (issue 5: "a browser test … opens a page served by Switchboard that connects with MQTT.js over
  * `/api/mqtt/` with an API key and shows live state changes from the feed"). Debian's Chromium, driven headless by
  * playwright-core (no browser download), opens `/feed-viewer#key=<API key>`; the page connects over WebSocket at
- * `/api/mqtt/` and subscribes to `placeos/<org>/state/#`; the test then changes state and waits for the page to show
- * it. Skipped, with the reason printed, when playwright-core or /usr/bin/chromium is missing.
+ * `/api/mqtt/` and subscribes to `placeos/<org>/state/#`; a ThingsBoard device in a system then reports telemetry, the
+ * PlaceOS feed publishes each change, and the test waits for the page to show it. Skipped, with the reason printed, when playwright-core or /usr/bin/chromium is missing.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -75,12 +75,38 @@ describe('feed viewer page', () => {
     assert.match(await script.text(), /\/api\/mqtt\//);
   });
 
-  it('in Chromium, the page connects over /api/mqtt/ with an API key and shows live state changes', async (t) => {
+  it('in Chromium, the page connects over /api/mqtt/ with an API key and shows a device’s live state changes from the feed', async (t) => {
     const playwright = await loadPlaywright();
     if (typeof playwright === 'string') {
       t.skip(playwright);
       return;
     }
+    // An organization with the feed on, a building/level/area, a system, a Cisco VC driver and a device in it.
+    const admin = users.adminToken;
+    const ok = async (method: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const answer = await users.request(method, path, admin, body);
+      assert.ok(answer.status < 300, `${method} ${path}: ${String(answer.status)} ${JSON.stringify(answer.json)}`);
+      return answer.json as Record<string, unknown>;
+    };
+    await ok('PUT', `/api/organizations/${users.orgId}/feed`, { enabled: true });
+    const building = (await ok('POST', '/api/zones', { name: 'HQ', tier: 'building' }))['id'] as string;
+    const level = (await ok('POST', '/api/zones', { name: 'Level 24', tier: 'level', parent: building }))[
+      'id'
+    ] as string;
+    const area = (await ok('POST', '/api/zones', { name: 'North', tier: 'area', parent: level }))['id'] as string;
+    const system = (await ok('POST', '/api/systems', { name: 'Room 24.1', zones: [area] }))['id'] as string;
+    const profile = (await ok('POST', '/api/profiles', { name: 'Cisco VC', driverId: 'dep-123' }))['id'] as string;
+    const device = await ok('POST', '/api/devices', { name: 'VC', system, profile });
+    const accessToken = (device['credentials'] as { accessToken: string }).accessToken;
+    const vc = resources.add(await connectClient(users.server.mqttUrl, { username: accessToken, protocolVersion: 5 }));
+    // QoS 1 telemetry is acknowledged once stored, and the feed has published it by then.
+    const report = (values: Record<string, unknown>): Promise<unknown> =>
+      vc.client.publishAsync('v1/devices/me/telemetry', JSON.stringify(values), { qos: 1 });
+    const prefix = `placeos/${users.orgId}/state/${building}/${level}/${area}/${system}/dep-123/`;
+    const rowOf = (key: string, value: string): string =>
+      `tr[data-topic^=${JSON.stringify(prefix)}][data-topic$=${JSON.stringify(`/${key}`)}]${attribute('data-value', value)}`;
+    await report({ connected: true });
+
     const browser = await playwright.chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -90,36 +116,22 @@ describe('feed viewer page', () => {
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.toString()));
-
-    // A value retained before the page opens is shown at once, marked as retained.
-    const topicOf = (key: string): string => `placeos/${users.orgId}/state/hq/1/lobby/sys-1/dep-123/Display/1/${key}`;
-    const feed = (topic: string, value: unknown, isRetained: boolean): void => {
-      users.server.broker.publish({
-        topicName: topic,
-        payload: Buffer.from(JSON.stringify({ time: Date.now(), value: JSON.stringify(value) })),
-        qos: 1,
-        isRetained,
-        properties: undefined,
-      });
-    };
-    feed(topicOf('connected'), true, true);
-
     await page.goto(`${users.server.httpUrl}/feed-viewer#key=${key.key}`);
     await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
     assert.match((await page.textContent('#status')) ?? '', new RegExp(`placeos/${users.orgId}/state/#`));
     assert.ok(!page.url().includes(key.key), 'the key is removed from the address bar');
-    const retainedRow = `tr${attribute('data-topic', topicOf('connected'))}${attribute('data-value', 'true')}`;
-    await page.waitForSelector(retainedRow, { timeout: WAIT_MS });
-    assert.equal(await page.textContent(`${retainedRow} td:nth-child(4)`), 'yes');
 
-    // A live change: shown with retained "no", and a later change replaces the value in the same row. The value is the
-    // serialized JSON the feed carries (a JSON string keeps its quotes).
-    feed(topicOf('power'), 'on', false);
-    const liveRow = `tr${attribute('data-topic', topicOf('power'))}`;
-    await page.waitForSelector(`${liveRow}${attribute('data-value', '"on"')}`, { timeout: WAIT_MS });
-    assert.equal(await page.textContent(`${liveRow} td:nth-child(4)`), 'no');
-    feed(topicOf('power'), 'off', false);
-    await page.waitForSelector(`${liveRow}${attribute('data-value', '"off"')}`, { timeout: WAIT_MS });
+    // The state retained before the page opened is shown at once, marked as retained.
+    await page.waitForSelector(rowOf('connected', 'true'), { timeout: WAIT_MS });
+    assert.equal(await page.textContent(`${rowOf('connected', 'true')} td:nth-child(4)`), 'yes');
+
+    // Live changes: shown as they happen (retained "no"), a later change replacing the value in the same row. The
+    // value is the serialized JSON the feed carries by default (a JSON string keeps its quotes).
+    await report({ call_status: 'ringing' });
+    await page.waitForSelector(rowOf('call_status', '"ringing"'), { timeout: WAIT_MS });
+    assert.equal(await page.textContent(`${rowOf('call_status', '"ringing"')} td:nth-child(4)`), 'no');
+    await report({ call_status: 'connected', connected: true });
+    await page.waitForSelector(rowOf('call_status', '"connected"'), { timeout: WAIT_MS });
 
     if (process.env['SWITCHBOARD_TEST_SCREENSHOT'] !== undefined) {
       await page.screenshot({ path: process.env['SWITCHBOARD_TEST_SCREENSHOT'], fullPage: true });
