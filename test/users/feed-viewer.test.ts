@@ -123,15 +123,20 @@ describe('feed viewer page', () => {
 
     // The state retained before the page opened is shown at once, marked as retained.
     await page.waitForSelector(rowOf('connected', 'true'), { timeout: WAIT_MS });
-    assert.equal(await page.textContent(`${rowOf('connected', 'true')} td:nth-child(4)`), 'yes');
+    assert.equal(await page.textContent(`${rowOf('connected', 'true')} td.retained`), 'yes');
 
     // Live changes: shown as they happen (retained "no"), a later change replacing the value in the same row. The
     // value is the serialized JSON the feed carries by default (a JSON string keeps its quotes).
     await report({ call_status: 'ringing' });
     await page.waitForSelector(rowOf('call_status', '"ringing"'), { timeout: WAIT_MS });
-    assert.equal(await page.textContent(`${rowOf('call_status', '"ringing"')} td:nth-child(4)`), 'no');
+    assert.equal(await page.textContent(`${rowOf('call_status', '"ringing"')} td.retained`), 'no');
     await report({ call_status: 'connected', connected: true });
     await page.waitForSelector(rowOf('call_status', '"connected"'), { timeout: WAIT_MS });
+    // The feed's metadata names the levels: the page shows where the value comes from in words.
+    const where = 'HQ \u203a Level 24 \u203a North \u203a Room 24.1 \u203a Cisco VC \u203a VC 1 \u203a call_status';
+    await page.waitForSelector(`${rowOf('call_status', '"connected"')} td.where:text-is(${JSON.stringify(where)})`, {
+      timeout: WAIT_MS,
+    });
 
     if (process.env['SWITCHBOARD_TEST_SCREENSHOT'] !== undefined) {
       await page.screenshot({ path: process.env['SWITCHBOARD_TEST_SCREENSHOT'], fullPage: true });

@@ -36,7 +36,9 @@ const PAGE = `<!doctype html>
   #status[data-state="error"] { color: #b3261e; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d8dde3; vertical-align: top; }
-  td.topic, td.value { font-family: ui-monospace, monospace; word-break: break-all; }
+  td.topic, td.value { font-family: ui-monospace, monospace; }
+  td.topic { color: #5b6570; font-size: 12px; word-break: break-all; }
+  td.value { overflow-wrap: anywhere; min-width: 8rem; }
 </style>
 </head>
 <body>
@@ -48,7 +50,7 @@ const PAGE = `<!doctype html>
 </form>
 <p id="status" role="status" data-state="idle">Not connected.</p>
 <table>
-  <thead><tr><th>Topic</th><th>Value</th><th>Time</th><th>Retained</th></tr></thead>
+  <thead><tr><th>Where</th><th>Value</th><th>Time</th><th>Retained</th><th>Topic</th></tr></thead>
   <tbody id="messages"></tbody>
 </table>
 <script src="${FEED_VIEWER_PATH}/mqtt.min.js"></script>
@@ -67,6 +69,49 @@ const SCRIPT = String.raw`'use strict';
   var rows = document.getElementById('messages');
   var client = null;
   var rowsByTopic = new Map();
+  /** Names from placeos/<org>/metadata/<id> ({"value": {"name": …}}), by id: zones, systems, drivers. */
+  var namesById = new Map();
+  var STATE = /^placeos\/[^/]+\/state\/(.+)$/;
+  var METADATA = /^placeos\/[^/]+\/metadata\/([^/]+)$/;
+
+  function decodeLevel(level) {
+    try {
+      return decodeURIComponent(level);
+    } catch (error) {
+      return level;
+    }
+  }
+
+  /** "HQ › Level 24 › Room 24.1 › Cisco VC › VC 1 › power" for a state topic; the topic itself otherwise. */
+  function describe(topic) {
+    var match = STATE.exec(topic);
+    if (!match) return topic;
+    var levels = match[1].split('/').map(decodeLevel);
+    if (levels.length < 5) return topic;
+    var key = levels.pop();
+    var index = levels.pop();
+    var moduleName = levels.pop();
+    var parts = [];
+    for (var i = 0; i < levels.length; i++) {
+      if (levels[i] !== '_') parts.push(namesById.get(levels[i]) || levels[i]);
+    }
+    parts.push(moduleName + ' ' + index, key);
+    return parts.join(' › ');
+  }
+
+  function rememberName(id, payload) {
+    try {
+      var parsed = JSON.parse(new TextDecoder().decode(payload));
+      var value = parsed && parsed.value;
+      if (value && typeof value.name === 'string') namesById.set(decodeLevel(id), value.name);
+      else namesById.delete(decodeLevel(id));
+    } catch (error) {
+      return;
+    }
+    rowsByTopic.forEach(function (row, topic) {
+      row.cells[0].textContent = describe(topic);
+    });
+  }
 
   function setStatus(state, text) {
     statusLine.dataset.state = state;
@@ -81,6 +126,11 @@ const SCRIPT = String.raw`'use strict';
   }
 
   function show(topic, payload, retained) {
+    var metadata = METADATA.exec(topic);
+    if (metadata) {
+      rememberName(metadata[1], payload);
+      return;
+    }
     var row = rowsByTopic.get(topic);
     if (payload.length === 0) {
       // An empty retained message removes the topic (a device renamed, moved or deleted).
@@ -103,13 +153,17 @@ const SCRIPT = String.raw`'use strict';
     if (!row) {
       row = document.createElement('tr');
       row.dataset.topic = topic;
-      for (var i = 0; i < 4; i++) row.appendChild(document.createElement('td'));
-      row.cells[0].className = 'topic';
-      row.cells[1].className = 'value';
+      var classes = ['where', 'value', 'time', 'retained', 'topic'];
+      for (var i = 0; i < classes.length; i++) {
+        var cell = document.createElement('td');
+        cell.className = classes[i];
+        row.appendChild(cell);
+      }
+      row.cells[4].textContent = topic;
       rowsByTopic.set(topic, row);
       rows.appendChild(row);
     }
-    row.cells[0].textContent = topic;
+    row.cells[0].textContent = describe(topic);
     row.cells[1].textContent = value;
     row.cells[2].textContent = time;
     row.cells[3].textContent = retained ? 'yes' : 'no';
@@ -128,6 +182,7 @@ const SCRIPT = String.raw`'use strict';
     if (client) client.end(true);
     rows.replaceChildren();
     rowsByTopic.clear();
+    namesById.clear();
     setStatus('connecting', 'Connecting...');
     whoAmI(key)
       .then(function (me) {
@@ -141,6 +196,8 @@ const SCRIPT = String.raw`'use strict';
           reconnectPeriod: 0,
         });
         client.on('connect', function () {
+          // Names for the ids in state topics; shown in the Where column, not as rows.
+          client.subscribe('placeos/' + me.orgId + '/metadata/+', { qos: 0 });
           client.subscribe(topicFilter, { qos: 0 }, function (error, granted) {
             var code = granted && granted[0] ? granted[0].qos : 128;
             if (error || code >= 128) {
