@@ -18,4 +18,5 @@ export {
   isFeedTopic,
 } from './rights.js';
 export type { RefusalReason, SubscribeDecision } from './rights.js';
-export { EXPIRED_REASON_STRING } from './session-deadlines.js';
+export { EXPIRED_REASON_STRING, SessionDeadlines } from './session-deadlines.js';
+export type { SessionCloser } from './session-deadlines.js';
