@@ -47,8 +47,13 @@ export interface UsersServer {
 
 let counter = 0;
 
-export async function startUsersServer(options: TestServerOptions = {}): Promise<UsersServer> {
-  const server = await startTestServer({ allowAnonymous: false, adminPassword: ADMIN_PASSWORD }, options);
+/** Starts the server; `dataDir` reuses a data directory (a restart), which the caller then removes. */
+export async function startUsersServer(options: TestServerOptions & { dataDir?: string } = {}): Promise<UsersServer> {
+  const { dataDir, ...serverOptions } = options;
+  const server = await startTestServer(
+    { allowAnonymous: false, adminPassword: ADMIN_PASSWORD, ...(dataDir === undefined ? {} : { dataDir }) },
+    serverOptions,
+  );
   const request: UsersServer['request'] = async (method, path, token, body) => {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
