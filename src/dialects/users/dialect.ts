@@ -17,10 +17,10 @@ import type {
 } from '../../broker/index.js';
 import { ReasonCode, type QoS } from '../../mqtt/codec/index.js';
 import type { EntityChange } from '../../platform/entities.js';
+import { isUserIdentity, type UserIdentity } from '../../platform/identity.js';
 import type { Dialect } from '../dialect.js';
 import { createUsersAuthStep, type SecretVerifier } from './auth.js';
 import { feedViewerPlugin } from './feed-viewer.js';
-import { isUserIdentity, type UserIdentity } from '../../platform/identity.js';
 import { decidePublish, decideSubscribe, isDeliverable } from './rights.js';
 import { SessionDeadlines } from './session-deadlines.js';
 
