@@ -63,6 +63,14 @@ describe('users connect with a JWT or an API key', () => {
     }
   });
 
+  it('a JWT and an API key are accepted on the MQTT over TLS listener too', async () => {
+    const ca = users.server.certificates!.caCert;
+    const byJwt = resources.add(await connectClient(users.server.mqttsUrl!, { ...asUser(viewer.token), ca }));
+    const byKey = resources.add(await connectClient(users.server.mqttsUrl!, { ...asUser(key.key, 4), ca }));
+    assert.equal(byJwt.client.connected, true);
+    assert.equal(byKey.client.connected, true);
+  });
+
   it('with TLS configured, /api/mqtt/ is served over WSS on the HTTPS port (and the HTTP API with it)', async () => {
     const httpsPort = users.server.httpsPort;
     assert.ok(httpsPort !== undefined, 'the HTTPS listener is on with tls.cert and tls.key');
