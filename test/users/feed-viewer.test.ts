@@ -23,8 +23,12 @@ interface Page {
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   on(event: 'console' | 'pageerror', listener: (message: { toString(): string }) => void): void;
 }
-interface Browser {
+interface BrowserContext {
   newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+interface Browser {
+  newContext(options: { ignoreHTTPSErrors: boolean }): Promise<BrowserContext>;
   close(): Promise<void>;
 }
 interface PlaywrightCore {
@@ -42,6 +46,27 @@ async function loadPlaywright(): Promise<PlaywrightCore | string> {
   } catch {
     return 'playwright-core is not installed (npm install --save-dev playwright-core)';
   }
+}
+
+/** One Chromium for the whole file (starting one is the slow part); each test gets its own context. */
+let browser: Promise<Browser | string> | undefined;
+after(async () => {
+  const launched = await browser;
+  if (typeof launched === 'object') await launched.close();
+});
+
+async function launchBrowser(): Promise<Browser | string> {
+  const playwright = await loadPlaywright();
+  if (typeof playwright === 'string') return playwright;
+  return playwright.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+}
+
+/** A fresh browser context, or the reason there is no browser (the test then skips with it). */
+async function openContext(ignoreHTTPSErrors = false): Promise<BrowserContext | string> {
+  browser ??= launchBrowser();
+
+  const launched = await browser;
+  return typeof launched === 'string' ? launched : launched.newContext({ ignoreHTTPSErrors });
 }
 
 /** A CSS attribute selector for an exact value. */
@@ -76,11 +101,12 @@ describe('feed viewer page', () => {
   });
 
   it('in Chromium, the page connects over /api/mqtt/ with an API key and shows a device’s live state changes from the feed', async (t) => {
-    const playwright = await loadPlaywright();
-    if (typeof playwright === 'string') {
-      t.skip(playwright);
+    const context = await openContext();
+    if (typeof context === 'string') {
+      t.skip(context);
       return;
     }
+    resources.add(context);
     // An organization with the feed on, a building/level/area, a system, a Cisco VC driver and a device in it.
     const admin = users.adminToken;
     const ok = async (method: string, path: string, body: unknown): Promise<Record<string, unknown>> => {
@@ -107,13 +133,7 @@ describe('feed viewer page', () => {
       `tr[data-topic^=${JSON.stringify(prefix)}][data-topic$=${JSON.stringify(`/${key}`)}]${attribute('data-value', value)}`;
     await report({ connected: true });
 
-    const browser = await playwright.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox'],
-    });
-    resources.add(browser);
-    const page = await browser.newPage();
+    const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.toString()));
     await page.goto(`${users.server.httpUrl}/feed-viewer#key=${key.key}`);
@@ -145,24 +165,19 @@ describe('feed viewer page', () => {
   });
 
   it('in Chromium, a filter in the fragment shows what an operator publishes, retained, on a plain topic', async (t) => {
-    const playwright = await loadPlaywright();
-    if (typeof playwright === 'string') {
-      t.skip(playwright);
+    const context = await openContext();
+    if (typeof context === 'string') {
+      t.skip(context);
       return;
     }
+    resources.add(context);
     const operator = await users.createUser('operator');
     const sender = resources.add(await connectClient(users.server.mqttUrl, asUser(operator.token)));
     await sender.client.publishAsync('lobby/banner', JSON.stringify({ time: Date.now(), value: 'Welcome' }), {
       qos: 1,
       retain: true,
     });
-    const browser = await playwright.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox'],
-    });
-    resources.add(browser);
-    const page = await browser.newPage();
+    const page = await context.newPage();
     await page.goto(`${users.server.httpUrl}/feed-viewer#key=${key.key}&filter=${encodeURIComponent('lobby/#')}`);
     await page.waitForSelector(`tr${attribute('data-topic', 'lobby/banner')}${attribute('data-value', 'Welcome')}`, {
       timeout: WAIT_MS,
@@ -170,20 +185,51 @@ describe('feed viewer page', () => {
   });
 
   it('in Chromium, a wrong key is reported on the page', async (t) => {
-    const playwright = await loadPlaywright();
-    if (typeof playwright === 'string') {
-      t.skip(playwright);
+    const context = await openContext();
+    if (typeof context === 'string') {
+      t.skip(context);
       return;
     }
-    const browser = await playwright.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox'],
-    });
-    resources.add(browser);
-    const page = await browser.newPage();
+    resources.add(context);
+    const page = await context.newPage();
     await page.goto(`${users.server.httpUrl}/feed-viewer#key=sbk_${'x'.repeat(32)}`);
     await page.waitForSelector('#status[data-state="error"]', { timeout: WAIT_MS });
     assert.match((await page.textContent('#status')) ?? '', /not valid/);
+  });
+});
+
+describe('feed viewer page over HTTPS', () => {
+  let users: UsersServer;
+  const resources = new Resources();
+
+  before(async () => {
+    users = await startUsersServer({ tls: true });
+  });
+  afterEach(() => resources.closeAll());
+  after(() => users.close());
+
+  it('in Chromium, the page served over HTTPS connects with WSS at /api/mqtt/', async (t) => {
+    // The test PKI's CA is not in Chromium's store; the MQTT.js WSS test checks the certificate itself.
+    const context = await openContext(true);
+    if (typeof context === 'string') {
+      t.skip(context);
+      return;
+    }
+    resources.add(context);
+    const key = await users.createApiKey('viewer');
+    const topic = `placeos/${users.orgId}/state/hq/1/lobby/sys-1/dep-123/Display/1/power`;
+    users.server.broker.publish({
+      topicName: topic,
+      payload: Buffer.from(JSON.stringify({ time: Date.now(), value: 'true' })),
+      qos: 1,
+      isRetained: true,
+      properties: undefined,
+    });
+    const page = await context.newPage();
+    await page.goto(`https://localhost:${String(users.server.httpsPort)}/feed-viewer#key=${key.key}`);
+    await page.waitForSelector(`tr${attribute('data-topic', topic)}${attribute('data-value', 'true')}`, {
+      timeout: WAIT_MS,
+    });
+    assert.ok(page.url().startsWith('https://'));
   });
 });
