@@ -229,7 +229,7 @@ async function main(): Promise<number> {
     if (platformIds.includes('i')) {
       footnotes.push(
         '(i) CPU = % of one core with the PlaceOS feed on (and one subscriber on placeos/<org>/state/#), at half the ' +
-          'store’s target rate; overhead = that ÷ the same rate with the feed off − 1.',
+          'store’s target rate; overhead = CPU per acknowledged point with the feed ÷ without − 1.',
       );
     }
     process.stdout.write(`\n${footnotes.join('\n')}\n`);

@@ -12,10 +12,14 @@ import { composeDialects } from './dialects/router.js';
 import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createUsersDialect, type UsersDialect } from './dialects/users/index.js';
 import { createHttpApp } from './http/index.js';
+import { registerClientRpcHandlers } from './platform/client-rpc-webhook.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
@@ -89,7 +93,8 @@ export async function startServer(
     isOwnedByAnotherDialect: (topic) => otherDialects.some((dialect) => dialect.ownsTopic?.(topic) === true),
   });
   const otherDialects: Dialect[] = [];
-  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, () => auth.serverOrgId(), users);
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), users);
   otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
@@ -100,6 +105,8 @@ export async function startServer(
     await platform.close();
     throw error;
   }
+  // After the dialects registered theirs: a configured method replaces a built-in one.
+  registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
     platform,
     auth,
@@ -110,6 +117,7 @@ export async function startServer(
       thingsboard.httpPlugin,
       thingsboard.claimsHttpPlugin,
       provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       placeos.httpPlugin,
       users.httpPlugin,
     ],
@@ -230,9 +238,16 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
   users: UsersDialect,
 ): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -246,7 +261,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
   const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), users];

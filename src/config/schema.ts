@@ -194,8 +194,9 @@ export const PlatformSection = Type.Object(
     zoneHierarchy: Type.Array(Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_-]*$' }), {
       minItems: 1,
       maxItems: 8,
-      default: ['building', 'level', 'area'],
-      description: 'Zone kinds from the top of the spatial hierarchy down (JSON array in the environment variable).',
+      default: ['org', 'region', 'building', 'level', 'area'],
+      description:
+        "Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone's parent must be of a higher tier.",
     }),
     maxPendingWrites: Type.Integer({
       minimum: 1_000,
@@ -210,6 +211,21 @@ export const PlatformSection = Type.Object(
       maximum: 31_536_000,
       default: 3_600,
       description: 'Lifetime of the JWTs `POST /api/auth/login` issues.',
+    }),
+    clientRpcHandlers: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' }),
+      Type.String({ pattern: '^https?://', maxLength: 2048 }),
+      {
+        default: {},
+        description:
+          'Client-side RPC methods answered by an HTTP endpoint: `{"<method>": "<http(s) URL>"}` (JSON in the environment variable). The device\'s request is POSTed as `{"method", "params", "device": {"id", "name", "orgId"}}`; the JSON answer is the reply. A method named here replaces a built-in one.',
+      },
+    ),
+    maxOtaPackageBytes: Type.Integer({
+      minimum: 1_024,
+      maximum: 1_073_741_824,
+      default: 33_554_432,
+      description: 'Largest firmware or software package `POST /api/ota-packages` accepts.',
     }),
     retentionIntervalSeconds: Type.Integer({
       minimum: 1,
@@ -242,8 +258,9 @@ export const ConfigSchema = Type.Object(
       description: 'Directory for the embedded store (created if missing).',
     }),
     allowAnonymous: Type.Boolean({
-      default: true,
-      description: 'Accept clients without credentials (true until the platform’s authentication lands).',
+      default: false,
+      description:
+        'Accept clients without credentials as plain MQTT clients (no device rights; the ACL applies). Off by default: every client authenticates as a device or a user.',
     }),
     logLevel: Type.Union(
       [

@@ -33,7 +33,7 @@ describe('defaults', () => {
     assert.deepEqual(config, {
       host: '0.0.0.0',
       dataDir: './data',
-      allowAnonymous: true,
+      allowAnonymous: false,
       logLevel: 'info',
       mqtt: {
         port: 1883,
@@ -59,9 +59,11 @@ describe('defaults', () => {
       storage: { kind: 'sqlite', synchronous: 'normal' },
       database: { schema: 'switchboard' },
       platform: {
-        zoneHierarchy: ['building', 'level', 'area'],
+        zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
+        clientRpcHandlers: {},
+        maxOtaPackageBytes: 33_554_432,
         retentionIntervalSeconds: 60,
       },
       acl: [],
@@ -172,9 +174,17 @@ describe('environment variables', () => {
           raw = '["region","building","level","area"]';
           value = ['region', 'building', 'level', 'area'];
           break;
+        case 'platform.clientRpcHandlers':
+          raw = '{"getWeather":"http://127.0.0.1:9000/weather"}';
+          value = { getWeather: 'http://127.0.0.1:9000/weather' };
+          break;
         case 'platform.maxPendingWrites':
           raw = '5000';
           value = 5_000;
+          break;
+        case 'platform.maxOtaPackageBytes':
+          raw = '2048';
+          value = 2_048;
           break;
         case 'host':
         case 'dataDir':

@@ -51,7 +51,10 @@ export class FeedHarness {
   }
 
   static async start(resources: Resources, overrides: DeepPartial<Config> = {}): Promise<FeedHarness> {
-    const srv = resources.add(await startTestServer({ adminPassword: ADMIN_PASSWORD, ...overrides }));
+    // Subscribers connect anonymously: the users' MQTT login (JWT or API key) is another branch's.
+    const srv = resources.add(
+      await startTestServer({ adminPassword: ADMIN_PASSWORD, allowAnonymous: true, ...overrides }),
+    );
     return FeedHarness.connect(srv, resources);
   }
 

@@ -62,7 +62,12 @@ for (const store of STORES) {
     it('settings survive a restart and the feed comes back on with them', async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-feed-'));
       resources.add({ close: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })) });
-      const config: DeepPartial<Config> = { ...store.config(), dataDir, adminPassword: ADMIN_PASSWORD };
+      const config: DeepPartial<Config> = {
+        ...store.config(),
+        dataDir,
+        adminPassword: ADMIN_PASSWORD,
+        allowAnonymous: true,
+      };
       const settings = {
         enabled: true,
         hierarchy: ['org', 'region', 'building', 'level', 'area'],

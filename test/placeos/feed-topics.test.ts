@@ -109,6 +109,18 @@ describe('PlaceOS state feed topics', () => {
       ciscoCalls.feed.map((m) => m.topic),
       [`${vcRoot}/call_status`],
     );
+    // The building joins a region (the server's zone tiers include PlaceOS's region): the level fills in.
+    const region = await h.zone('EMEA', 'region');
+    ciscoCalls.clear();
+    await h.ok('PUT', `/api/zones/${s.building}`, { parent: region });
+    await ciscoCalls.barrier();
+    assert.deepEqual(
+      ciscoCalls.feed.map((m) => [m.topic, m.payload === '' ? 'removed' : 'set']),
+      [
+        [`${vcRoot}/call_status`, 'removed'],
+        [`${root}/${region}/${s.building}/${s.level}/${s.area}/${s.conference}/dep-123/VC/1/call_status`, 'set'],
+      ],
+    );
   });
 
   it('a late subscriber gets the current value of every key at once, flagged retained', async () => {

@@ -77,8 +77,9 @@ export class FeedSettingsError extends Error {
 }
 
 /**
- * Settings of an organization that never configured its feed. The hierarchy is the server's zone hierarchy
- * (`platform.zoneHierarchy`, by default the document's building level area), so zones of every tier are on the feed.
+ * Settings of an organization that never configured its feed: the source document's building level area (so its
+ * wildcard examples work as written), whatever tiers the server's zones may have (`platform.zoneHierarchy` also
+ * allows PlaceOS's org and region).
  */
 export function defaultFeedSettings(hierarchy: readonly string[] = DEFAULT_HIERARCHY): FeedSettings {
   return {

@@ -104,7 +104,7 @@ export class PlaceosFeed implements FeedSource {
 
   /** The organization's settings, or the defaults when it has none stored. */
   settingsOrDefault(orgId: string): FeedSettings {
-    return this.#orgs.get(orgId)?.settings ?? defaultFeedSettings(this.#platform.entities.zoneHierarchy);
+    return this.#orgs.get(orgId)?.settings ?? defaultFeedSettings();
   }
 
   /**
@@ -113,7 +113,7 @@ export class PlaceosFeed implements FeedSource {
    */
   async configure(orgId: string, body: FeedSettingsBody): Promise<FeedSettings> {
     const existing = this.#orgs.get(orgId);
-    const current = existing?.settings ?? defaultFeedSettings(this.#platform.entities.zoneHierarchy);
+    const current = existing?.settings ?? defaultFeedSettings();
     const settings = mergeFeedSettings(current, body);
     await this.#store.save(orgId, settings);
     const slot = this.#orgs.get(orgId) ?? newSlot(settings);

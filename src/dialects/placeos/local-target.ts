@@ -12,7 +12,7 @@ import { compilePrivacyRules } from './privacy.js';
 
 /** What the target needs of the broker. */
 export interface FeedPublisher {
-  publish(message: InboundMessage): void;
+  publish(message: InboundMessage, options?: { persistRetained?: boolean }): void;
 }
 
 export interface LocalTargetOptions {
@@ -34,15 +34,19 @@ export class LocalFeedTarget {
   /** Compiled filters per settings object: a PUT replaces the object, so a change recompiles. */
   readonly #filters = new WeakMap<FeedSettings, PrivacyFilter>();
   #unsubscribe: (() => void) | undefined;
-  /** Changes a filter dropped, for tests and metrics. */
-  droppedCount = 0;
-  publishedCount = 0;
+  #droppedCount = 0;
+  #publishedCount = 0;
 
   constructor(options: LocalTargetOptions) {
     this.#feed = options.feed;
     this.#broker = options.broker;
     this.#logger = options.logger;
     this.#qos = options.qos ?? 0;
+  }
+
+  /** Messages published, and changes a drop rule withheld, since start. */
+  get counts(): { published: number; dropped: number } {
+    return { published: this.#publishedCount, dropped: this.#droppedCount };
   }
 
   start(): void {
@@ -63,19 +67,24 @@ export class LocalFeedTarget {
     if (valueJson !== null) {
       const filtered = this.#filterOf(settings, entry.orgId).apply(valueJson);
       if (filtered === undefined) {
-        this.droppedCount++;
+        this.#droppedCount++;
         return;
       }
       valueJson = filtered;
     }
-    this.publishedCount++;
-    this.#broker.publish({
-      topicName: entry.topic,
-      payload: feedPayload(entry, valueJson, settings),
-      qos: this.#qos,
-      isRetained: true,
-      properties: undefined,
-    });
+    this.#publishedCount++;
+    // In memory only: the feed republishes every organization's state at start, so storing each change in the
+    // broker's retained store would cost a write per state change for nothing (most of the feed's CPU when measured).
+    this.#broker.publish(
+      {
+        topicName: entry.topic,
+        payload: feedPayload(entry, valueJson, settings),
+        qos: this.#qos,
+        isRetained: true,
+        properties: undefined,
+      },
+      { persistRetained: false },
+    );
   }
 
   #filterOf(settings: FeedSettings, orgId: string): PrivacyFilter {
