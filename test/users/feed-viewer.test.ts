@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { connectClient, Resources } from '../helpers/index.js';
+import { EXPIRED_REASON_STRING } from '../../src/dialects/users/index.js';
 import { asUser, startUsersServer, type TestApiKey, type UsersServer } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -182,6 +183,24 @@ describe('feed viewer page', () => {
     await page.waitForSelector(`tr${attribute('data-topic', 'lobby/banner')}${attribute('data-value', 'Welcome')}`, {
       timeout: WAIT_MS,
     });
+  });
+
+  it('in Chromium, the page says so when the server closes the session at the JWT’s expiry', async (t) => {
+    const context = await openContext();
+    if (typeof context === 'string') {
+      t.skip(context);
+      return;
+    }
+    resources.add(context);
+    const viewer = await users.createUser('viewer');
+    // Four seconds of life (whole seconds: expires 3-4 s from now), time for the page to connect first; elapsed time is
+    // the behaviour here.
+    const token = await users.signToken(viewer, 4);
+    const page = await context.newPage();
+    await page.goto(`${users.server.httpUrl}/feed-viewer#key=${token}`);
+    await page.waitForSelector('#status[data-state="connected"]', { timeout: WAIT_MS });
+    await page.waitForSelector('#status[data-state="error"]', { timeout: WAIT_MS });
+    assert.equal(await page.textContent('#status'), `Disconnected by the server: ${EXPIRED_REASON_STRING}.`);
   });
 
   it('in Chromium, a wrong key is reported on the page', async (t) => {
