@@ -1,7 +1,7 @@
 /**
  * A user session connected with a JWT ends when the JWT expires (issue 5: "the session is closed when it expires"):
  * MQTT 5 clients get a server DISCONNECT 0xA0 Maximum connect time with a reason string; 3.1.1 clients, which have no
- * server DISCONNECT, are closed. Tokens here live two seconds: elapsed time is the behaviour under test.
+ * server DISCONNECT, are closed. Tokens here live three seconds: elapsed time is the behaviour under test.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -10,8 +10,8 @@ import { serverDisconnect } from '../thingsboard/tb-clients.js';
 import { EXPIRED_REASON_STRING } from '../../src/dialects/users/index.js';
 import { asUser, startUsersServer, type TestUser, type UsersServer } from './helpers.js';
 
-/** Short enough for a test, long enough to connect and subscribe first (exp is whole seconds: 1–2 s from now). */
-const LIFETIME_SECONDS = 2;
+/** Short enough for a test, long enough to connect and subscribe first (exp is whole seconds: 2–3 s from now). */
+const LIFETIME_SECONDS = 3;
 
 describe('JWT expiry closes the session', () => {
   let users: UsersServer;
@@ -45,7 +45,7 @@ describe('JWT expiry closes the session', () => {
   });
 
   it('a login token with the configured lifetime keeps its session open past a short token’s expiry', async () => {
-    const short = resources.add(await connectClient(users.server.mqttUrl, asUser(await users.signToken(viewer, 2))));
+    const short = resources.add(await connectClient(users.server.mqttUrl, asUser(await users.signToken(viewer, LIFETIME_SECONDS))));
     const long = resources.add(await connectClient(users.server.mqttUrl, asUser(viewer.token)));
     const closed = serverDisconnect(short.client);
     await closed;
