@@ -45,7 +45,9 @@ describe('JWT expiry closes the session', () => {
   });
 
   it('a login token with the configured lifetime keeps its session open past a short token’s expiry', async () => {
-    const short = resources.add(await connectClient(users.server.mqttUrl, asUser(await users.signToken(viewer, LIFETIME_SECONDS))));
+    const short = resources.add(
+      await connectClient(users.server.mqttUrl, asUser(await users.signToken(viewer, LIFETIME_SECONDS))),
+    );
     const long = resources.add(await connectClient(users.server.mqttUrl, asUser(viewer.token)));
     const closed = serverDisconnect(short.client);
     await closed;
