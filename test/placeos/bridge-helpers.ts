@@ -510,6 +510,8 @@ export interface HoldingBroker {
   publishes: mqttPacket.IPublishPacket[];
   /** PUBACKs every QoS 1 PUBLISH not yet acknowledged. */
   ackAll(): void;
+  /** From now on acknowledges every QoS 1 PUBLISH as it arrives (and the ones waiting now). */
+  autoAck(): void;
   /** Sends every client a v5 DISCONNECT with `reasonCode` and a reason string, then closes the connections. */
   disconnectAll(reasonCode: number, reasonString: string): void;
   close(): Promise<void>;
@@ -520,6 +522,10 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
   const connects: mqttPacket.IConnectPacket[] = [];
   const sockets = new Set<Socket>();
   const unacked: { socket: Socket; messageId: number }[] = [];
+  let isAutoAck = false;
+  const puback = (socket: Socket, messageId: number): void => {
+    socket.write(mqttPacket.generate({ cmd: 'puback', messageId, reasonCode: 0 }, { protocolVersion: 5 }));
+  };
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -540,7 +546,10 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
         socket.write(connack);
       } else if (packet.cmd === 'publish') {
         publishes.push(packet);
-        if (packet.qos === 1 && packet.messageId !== undefined) unacked.push({ socket, messageId: packet.messageId });
+        if (packet.qos === 1 && packet.messageId !== undefined) {
+          if (isAutoAck) puback(socket, packet.messageId);
+          else unacked.push({ socket, messageId: packet.messageId });
+        }
       } else if (packet.cmd === 'pingreq') {
         socket.write(mqttPacket.generate({ cmd: 'pingresp' }, { protocolVersion: 5 }));
       } else if (packet.cmd === 'disconnect') {
@@ -557,9 +566,11 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
     connects,
     publishes,
     ackAll: () => {
-      for (const { socket, messageId } of unacked.splice(0)) {
-        socket.write(mqttPacket.generate({ cmd: 'puback', messageId, reasonCode: 0 }, { protocolVersion: 5 }));
-      }
+      for (const { socket, messageId } of unacked.splice(0)) puback(socket, messageId);
+    },
+    autoAck: () => {
+      isAutoAck = true;
+      for (const { socket, messageId } of unacked.splice(0)) puback(socket, messageId);
     },
     disconnectAll: (reasonCode, reasonString) => {
       const packet = mqttPacket.generate(

@@ -308,15 +308,21 @@ describe('bridge to a cloud broker', () => {
     target.ackAll();
     await waitFor(() => target.publishes.length === 10 && link.status().sent === 5, 'the next five');
     assert.equal(link.status().queued, 5);
-    target.ackAll();
-    await waitFor(() => target.publishes.length === 15, 'the last five');
-    target.ackAll();
-    await waitFor(() => link.status().sent === 15 && link.status().queued === 0, 'everything acknowledged');
-    // The oldest entries were the ones dropped; the newest ten went out after the first five sent at once.
+    // From here the target acknowledges at once: 15 entries, then the 20 current values once more (see below).
+    target.autoAck();
+    await waitFor(() => link.status().sent === 35 && link.status().queued === 0, 'everything acknowledged');
+    const keys = target.publishes.map((packet) => packet.topic.split('/').at(-1));
+    // The first five went at once, then the ten the buffer kept (the oldest five were dropped)...
     assert.deepEqual(
-      target.publishes.map((packet) => packet.topic.split('/').at(-1)),
+      keys.slice(0, 15),
       [0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((index) => `key-${String(index)}`),
     );
+    // ...and because entries were dropped, the current state went out once more: the dropped keys are not stale.
+    assert.deepEqual(
+      [...new Set(keys.slice(15))].sort(),
+      Array.from({ length: 20 }, (_, index) => `key-${String(index)}`).sort(),
+    );
+    assert.equal(link.status().dropped, 5);
   });
 
   test("an entry larger than the target's Maximum Packet Size is dropped and counted, the others go [MQTT-3.2.2-15]", async () => {

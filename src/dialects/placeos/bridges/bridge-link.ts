@@ -69,6 +69,8 @@ export class BridgeLink {
   /** Handed to MQTT.js and not yet completed; put back in the buffer if the connection drops. */
   readonly #unacked = new Set<FeedEntry>();
   #window = MAX_UNFLUSHED_QOS0;
+  /** Buffer drops the last resync made up for (its snapshot is newer than every entry dropped before it). */
+  #dropsCovered = 0;
   #maximumPacketSize = Infinity;
 
   #sent = 0;
@@ -232,6 +234,7 @@ export class BridgeLink {
    * they follow the older current values they replace).
    */
   #startResync(): void {
+    this.#dropsCovered = this.#pending.dropped;
     const current = Array.from(this.#source.current(this.#orgId));
     const held = this.#pending.takeAll();
     for (const entry of current) held.delete(entry.topic);
@@ -370,7 +373,15 @@ export class BridgeLink {
         } else {
           entry = this.#pending.shift();
         }
-        if (entry === undefined) break;
+        if (entry === undefined) {
+          // Entries were dropped since the last resync began: what the target holds for their topics may be older
+          // than the current value, so the current state goes out once more (the resync reads it afresh).
+          if (this.#pending.dropped > this.#dropsCovered) {
+            this.#startResync();
+            continue;
+          }
+          break;
+        }
         this.#send(entry);
         sends++;
       }
