@@ -8,6 +8,7 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
+import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
@@ -69,14 +70,28 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const registry = new Registry();
+  const mediumone = await createMediumOneDialect({
+    platform,
+    auth,
+    logger,
+    limits: config.mediumone,
+    metrics: registry,
+  });
+  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId(), mediumone);
   const app = await createHttpApp({
     platform,
     auth,
     logger,
-    metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
+    metrics: { registry, broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform)],
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      mediumone.restPlugin,
+      mediumone.managementPlugin,
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -109,6 +124,7 @@ export async function startServer(
     for (const listener of listeners) listener.stopAccepting();
     await broker.close();
     await app.close();
+    mediumone.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
@@ -122,6 +138,7 @@ export async function startServer(
       await retention.stop();
       await broker.close();
       await app.close();
+      mediumone.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
       // the store closes.
       await platform.close();
@@ -178,6 +195,7 @@ function startBroker(
   logger: Logger,
   platform: Platform,
   serverOrgId: () => Promise<string | undefined>,
+  mediumone: MediumOneDialect,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
   const gateway = createGatewayExtension({
     platform,
@@ -194,13 +212,14 @@ function startBroker(
     serverOrgId,
     extensions: [gateway],
   });
-  const dialects: Dialect[] = [thingsboard.dialect];
+  const dialects: Dialect[] = [thingsboard.dialect, mediumone];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
     thingsboard.authSteps.provision,
     // 2. Users: a JWT or an API key as username and password.
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
+    mediumone.authenticate,
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
     // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
     thingsboard.authSteps.devices,

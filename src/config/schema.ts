@@ -227,7 +227,7 @@ export const MediumOneSection = Type.Object(
       default: 65_536,
       description:
         'Largest Medium One event (MQTT payload or one line of a REST upload); larger ones are refused ' +
-        '(MQTT 5 PUBACK 0x95, HTTP 413). Medium One documents 64 KB.',
+        '(MQTT 5 PUBACK 0x99 with a reason string, HTTP 413). Medium One documents 64 KB.',
     }),
     maxUploadBytes: Type.Integer({
       minimum: 1_024,

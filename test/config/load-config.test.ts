@@ -64,6 +64,14 @@ describe('defaults', () => {
         jwtLifetimeSeconds: 3_600,
         retentionIntervalSeconds: 60,
       },
+      mediumone: {
+        maxEventBytes: 65_536,
+        maxUploadBytes: 10_485_760,
+        maxQueryLimit: 10_000,
+        restSessionSeconds: 3_600,
+        maxRestSessions: 10_000,
+        deviceCacheSize: 100_000,
+      },
       acl: [],
     } satisfies Config);
   });

@@ -53,10 +53,11 @@ export function publishForPuback(client: MqttClient, topic: string, payload: str
 /** The SUBACK's codes for one SUBSCRIBE, refusals included. */
 export function subackCodes(client: MqttClient, topicFilters: string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
   const suback = new Promise<number[]>((resolve) => {
-    const onPacket = (packet: { cmd: string; granted?: (number | { qos: number })[] }): void => {
+    const onPacket = (packet: { cmd: string }): void => {
       if (packet.cmd !== 'suback') return;
       client.off('packetreceive', onPacket);
-      resolve((packet.granted ?? []).map((g) => (typeof g === 'number' ? g : g.qos)));
+      const granted = (packet as { granted?: (number | { qos: number })[] }).granted ?? [];
+      resolve(granted.map((g) => (typeof g === 'number' ? g : g.qos)));
     };
     client.on('packetreceive', onPacket);
   });

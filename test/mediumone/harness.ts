@@ -6,6 +6,7 @@
 import type { DeepPartial, TestServer } from '../helpers/index.js';
 import { startTestServer } from '../helpers/index.js';
 import type { Config } from '../../src/config/index.js';
+import type { Platform } from '../../src/platform/platform.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 
@@ -39,6 +40,7 @@ export interface Project {
 
 export interface M1Fixture {
   server: TestServer;
+  platform: Platform;
   /** The first start's organization. */
   project: Project;
   user: DeviceUser;
@@ -119,6 +121,7 @@ export async function startM1(overrides: DeepPartial<Config> = {}): Promise<M1Fi
     const user = await project.createUser('device-user');
     return {
       server,
+      platform: server.server.platform,
       project,
       user,
       api,

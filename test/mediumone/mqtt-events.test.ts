@@ -27,7 +27,7 @@ beforeEach(async () => {
 afterEach(() => resources.closeAll());
 
 async function deviceNamed(name: string): Promise<Device | undefined> {
-  return fixture.server.platform.store.getDeviceByName(fixture.project.orgId, name);
+  return fixture.platform.store.getDeviceByName(fixture.project.orgId, name);
 }
 
 function eventTopic(deviceId: string): string {
@@ -114,7 +114,7 @@ describe('events up', () => {
       // Acknowledged means stored: no waiting needed from here on.
       const device = await deviceNamed('oven-1');
       assert.ok(device !== undefined, 'the first event created the device, named by its device id');
-      const events = await fixture.server.platform.store.queryEvents({ deviceIds: [device.id], limit: 10, order: 'ASC' });
+      const events = await fixture.platform.store.queryEvents({ deviceIds: [device.id], limit: 10, order: 'ASC' });
       assert.equal(events.length, 1);
       const at = Date.UTC(2014, 5, 11, 2, 11, 25, 76);
       assert.deepEqual(
@@ -147,7 +147,7 @@ describe('events up', () => {
     assert.equal((await publishForPuback(client.client, bare, '{"event_data":{"v":2}}')).reasonCode, 0);
     const device = await deviceNamed(`user/${fixture.user.mqttId}`);
     assert.ok(device !== undefined);
-    const events = await fixture.server.platform.store.queryEvents({ deviceIds: [device.id], limit: 10, order: 'ASC' });
+    const events = await fixture.platform.store.queryEvents({ deviceIds: [device.id], limit: 10, order: 'ASC' });
     assert.deepEqual(
       events.map((e) => e.data),
       [{ v: 1 }, { v: 2 }],
@@ -161,7 +161,7 @@ describe('events up', () => {
     const payload = '{"event_data":{"n":1},"stream":"diagnostics"}';
     assert.equal((await publishForPuback(client.client, eventTopic('d1'), payload)).reasonCode, 0);
     const device = (await deviceNamed('d1'))!;
-    const [event] = await fixture.server.platform.store.queryEvents({ deviceIds: [device.id], limit: 1, order: 'ASC' });
+    const [event] = await fixture.platform.store.queryEvents({ deviceIds: [device.id], limit: 1, order: 'ASC' });
     assert.equal(event?.stream, 'diagnostics');
     assert.equal(event.atText, null);
     assert.ok(event.at >= before && event.at <= Date.now());
@@ -175,7 +175,7 @@ describe('events up', () => {
     await eventually(async () => {
       const device = await deviceNamed('qos0');
       if (device === undefined) return false;
-      const points = await fixture.server.platform.store.latestTelemetry(device.id);
+      const points = await fixture.platform.store.latestTelemetry(device.id);
       return points.some((p) => p.key === 'x' && p.value === true);
     }, 'the QoS 0 event to be stored');
   });
@@ -204,7 +204,7 @@ describe('events up', () => {
       // mosquitto_pub exits after the PUBACK, which the server sends after the commit.
       const device = await deviceNamed(`mosq-${version}`);
       assert.ok(device !== undefined);
-      const [event] = await fixture.server.platform.store.queryEvents({ deviceIds: [device.id], limit: 1, order: 'ASC' });
+      const [event] = await fixture.platform.store.queryEvents({ deviceIds: [device.id], limit: 1, order: 'ASC' });
       assert.equal(event?.atText, '2001-01-01T00:10:10.000000Z');
       assert.equal(event.at, Date.UTC(2001, 0, 1, 0, 10, 10));
       assert.deepEqual(event.data, { hello: 'world', device_id: `mosq-${version}` });
@@ -216,7 +216,7 @@ describe('bad events', () => {
   const oversized = JSON.stringify({ event_data: { blob: 'x'.repeat(70_000) } });
   const refusals: { name: string; topic?: (fixture: M1Fixture) => string; payload: string; code: number; reason: string }[] =
     [
-      { name: 'an event over 64 KB', payload: oversized, code: 0x95, reason: 'larger than the limit of 65536 bytes' },
+      { name: 'an event over 64 KB', payload: oversized, code: 0x99, reason: 'larger than the limit of 65536 bytes' },
       {
         name: 'an observed_at without a time zone',
         payload: '{"event_data":{"a":1},"observed_at":"2014-06-11T02:11:25.076001"}',
@@ -289,7 +289,7 @@ describe('bad events', () => {
     ]) {
       assert.equal((await publishForPuback(client.client, topic, '{"event_data":{}}')).reasonCode, 0x87, topic);
     }
-    const devices = await fixture.server.platform.store.listDevices(fixture.project.orgId);
+    const devices = await fixture.platform.store.listDevices(fixture.project.orgId);
     assert.deepEqual(devices.filter((d) => d.name === 'd1'), []);
   });
 });

@@ -100,9 +100,9 @@ describe('REST events', () => {
     assert.equal(events[1]!.event_data['ip_address'], '127.0.0.1');
     assert.deepEqual(events[2]!.event_data, { temp: 21 }, 'no device_id: the user’s own device');
 
-    const oven = await fixture.server.platform.store.getDeviceByName(fixture.project.orgId, 'oven-1');
+    const oven = await fixture.platform.store.getDeviceByName(fixture.project.orgId, 'oven-1');
     assert.ok(oven !== undefined, 'device_id names the device, as over MQTT');
-    const own = await fixture.server.platform.store.getDeviceByName(fixture.project.orgId, `user/${fixture.user.mqttId}`);
+    const own = await fixture.platform.store.getDeviceByName(fixture.project.orgId, `user/${fixture.user.mqttId}`);
     assert.ok(own !== undefined);
   });
 

@@ -36,7 +36,6 @@ export const M1Reason = {
   NotAuthorized: 0x87,
   ServerUnavailable: 0x88,
   TopicNameInvalid: 0x90,
-  PacketTooLarge: 0x95,
   QuotaExceeded: 0x97,
   AdministrativeAction: 0x98,
   PayloadFormatInvalid: 0x99,

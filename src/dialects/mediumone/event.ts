@@ -13,7 +13,7 @@ export const DEFAULT_STREAM = 'raw';
 /** Objects nested deeper than this inside `event_data` are refused (bounds the flattening). */
 export const MAX_EVENT_DEPTH = 32;
 
-/** Why an event was refused: `tooLarge` → MQTT 5 0x95, `invalid` → 0x99. */
+/** Why an event was refused (both are MQTT 5 PUBACK 0x99; over HTTP `tooLarge` is 413, `invalid` 400). */
 export type EventRefusal = { kind: 'tooLarge' | 'invalid'; reason: string };
 
 /** A validated event, before the device id is added. */

@@ -16,7 +16,7 @@ import type { Broker } from '../../broker/index.js';
 import { HttpError, HttpErrorCode } from '../../http/index.js';
 import type { JsonValue } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
-import { DownMessageError, sendDownMessage, type DownMessage } from './downlink.js';
+import { downTopic, DownMessageError, sendDownMessage, type DownMessage } from './downlink.js';
 import { DuplicateGroupError, type Group, type MediumOneTables } from './tables.js';
 import { identifierProblem } from './topics.js';
 
@@ -159,6 +159,18 @@ function messageRoute(app: FastifyInstance, { platform, tables, broker }: Manage
       if (body.payload === undefined) throw new HttpError(HttpErrorCode.InvalidRequest, '"payload" is required');
       const org = await platform.store.getOrganization(orgId);
       if (org === undefined) throw new HttpError(HttpErrorCode.NotFound, 'organization not found');
+      // The shape first (400 before any 404): the ids as given stand in for the ones they name.
+      asBadRequest(() =>
+        downTopic({
+          kind: body.kind,
+          projectMqttId: org.mqttId,
+          userMqttId: body.user,
+          deviceId: body.device,
+          groupName: body.group,
+          type: body.type,
+          payload: null,
+        }),
+      );
       const message: DownMessage = {
         kind: body.kind,
         projectMqttId: org.mqttId,
@@ -170,17 +182,21 @@ function messageRoute(app: FastifyInstance, { platform, tables, broker }: Manage
       };
       const connected = broker();
       if (connected === undefined) throw new HttpError(HttpErrorCode.Internal, 'the broker is not running');
-      try {
-        const sent = sendDownMessage(connected, message);
-        return await reply
-          .code(200)
-          .send({ topic: sent.topic, retained: sent.isRetained, qos: sent.qos, payloadBytes: sent.payloadBytes });
-      } catch (error) {
-        if (error instanceof DownMessageError) throw new HttpError(HttpErrorCode.InvalidRequest, error.message);
-        throw error;
-      }
+      const sent = asBadRequest(() => sendDownMessage(connected, message));
+      return reply
+        .code(200)
+        .send({ topic: sent.topic, retained: sent.isRetained, qos: sent.qos, payloadBytes: sent.payloadBytes });
     },
   );
+}
+
+function asBadRequest<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof DownMessageError) throw new HttpError(HttpErrorCode.InvalidRequest, error.message);
+    throw error;
+  }
 }
 
 /** A user of the organization by id, else by mqttId; 404 otherwise. */

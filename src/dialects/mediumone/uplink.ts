@@ -1,7 +1,8 @@
 /**
  * A device user's PUBLISH on `0/<project>/<user>/<device_id>` (device-apis.md §4.3): validated at once; a refusal is
- * MQTT 5 PUBACK 0x99 (payload format invalid, topic level invalid: 0x90) or 0x95 (over the event size limit) with a
- * reason string, and for 3.1.1 (which has no refusal code) and QoS 0 a logged, counted drop with the connection kept.
+ * MQTT 5 PUBACK 0x99 Payload format invalid (also for an event over the size limit: 0x95 Packet too large is not a
+ * PUBACK reason code, MQTT 5 §3.4.2.1, and clients reject it) or 0x90 Topic name invalid, with a reason string; for
+ * 3.1.1 (which has no refusal code) and QoS 0 a logged, counted drop with the connection kept.
  * An accepted event is consumed: acknowledged once it is committed, then published as sent on its topic for the
  * organization's platform users who subscribed there (devices cannot).
  */
@@ -93,12 +94,7 @@ export class Uplink {
     } else {
       this.#unloggedRefusals++;
     }
-    const reasonCode =
-      kind === 'tooLarge'
-        ? M1Reason.PacketTooLarge
-        : kind === 'topic'
-          ? M1Reason.TopicNameInvalid
-          : M1Reason.PayloadFormatInvalid;
+    const reasonCode = kind === 'topic' ? M1Reason.TopicNameInvalid : M1Reason.PayloadFormatInvalid;
     return { action: 'drop', reasonCode, reasonString: reason };
   }
 }
