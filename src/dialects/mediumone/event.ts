@@ -3,7 +3,7 @@
  * "stream"?: name}`, at most 64 KB. A valid event becomes one platform event (stream default `raw`, `at` epoch ms,
  * `atText` the `observed_at` string as sent) and one telemetry point per leaf of `event_data` (key = dotted path).
  */
-import type { DataValue, JsonValue, TelemetryPoint } from '../../platform/model.js';
+import type { JsonValue, TelemetryPoint } from '../../platform/model.js';
 import { isValidIdentifier } from './topics.js';
 import { parseIsoTimestamp } from './timestamp.js';
 
@@ -109,7 +109,7 @@ export function eventTelemetry(eventData: { [key: string]: JsonValue }, ts: numb
       const path = prefix.length === 0 ? key : `${prefix}.${key}`;
       if (value === null) continue;
       if (isObject(value)) walk(value, path);
-      else points.push({ key: path, ts, value: value as DataValue });
+      else points.push({ key: path, ts, value: value });
     }
   };
   walk(eventData, '');
