@@ -233,7 +233,8 @@ export const MediumOneSection = Type.Object(
       minimum: 1_024,
       maximum: 1_073_741_824,
       default: 10_485_760,
-      description: 'Largest body of `POST /v2/events/<stream>/<login_id>` (newline-delimited events); larger: HTTP 413.',
+      description:
+        'Largest body of `POST /v2/events/<stream>/<login_id>` (newline-delimited events); larger: HTTP 413.',
     }),
     maxQueryLimit: Type.Integer({
       minimum: 1,

@@ -44,7 +44,11 @@ export interface M1Fixture {
   /** The first start's organization. */
   project: Project;
   user: DeviceUser;
-  api(method: string, path: string, options?: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   /** A second organization (another Medium One project) with its own admin and API key. */
   createProject(name: string): Promise<Project>;
   close(): Promise<void>;
@@ -63,7 +67,11 @@ export async function startM1(overrides: DeepPartial<Config> = {}): Promise<M1Fi
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${server.httpUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const response = await fetch(`${server.httpUrl}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
     const text = await response.text();
     let json: unknown;
     try {

@@ -57,9 +57,15 @@ describe('subscriptions', () => {
       `+/${p}/#`,
     ];
     const v5 = resources.add(await connectDeviceUser(fixture, 5));
-    assert.deepEqual(await subackCodes(v5.client, filters), filters.map(() => 0x87));
+    assert.deepEqual(
+      await subackCodes(v5.client, filters),
+      filters.map(() => 0x87),
+    );
     const v4 = resources.add(await connectDeviceUser(fixture, 4));
-    assert.deepEqual(await subackCodes(v4.client, filters), filters.map(() => 0x80));
+    assert.deepEqual(
+      await subackCodes(v4.client, filters),
+      filters.map(() => 0x80),
+    );
   });
 });
 
@@ -68,13 +74,29 @@ describe('POST /api/mediumone/messages', () => {
     const device = resources.add(await connectDeviceUser(fixture, 5));
     const p = fixture.project.mqttId;
     const u = fixture.user.mqttId;
-    await subackCodes(device.client, [`1/${p}/${u}/oven-1/#`, `1/${p}/${u}/_all/#`, `2/${p}/_all/#`, `2/${p}/microwaves/#`]);
-    const group = await fixture.api('POST', '/api/groups', { token: fixture.project.adminToken, body: { name: 'microwaves' } });
+    await subackCodes(device.client, [
+      `1/${p}/${u}/oven-1/#`,
+      `1/${p}/${u}/_all/#`,
+      `2/${p}/_all/#`,
+      `2/${p}/microwaves/#`,
+    ]);
+    const group = await fixture.api('POST', '/api/groups', {
+      token: fixture.project.adminToken,
+      body: { name: 'microwaves' },
+    });
     assert.equal(group.status, 201);
 
     const requests: [Record<string, unknown>, string, boolean][] = [
-      [{ kind: 'event', user: fixture.user.id, device: 'oven-1', payload: 'bake 180' }, `1/${p}/${u}/oven-1/event`, false],
-      [{ kind: 'update', user: u, device: 'oven-1', type: 'firmware', payload: { v: 2 } }, `1/${p}/${u}/oven-1/update/firmware`, true],
+      [
+        { kind: 'event', user: fixture.user.id, device: 'oven-1', payload: 'bake 180' },
+        `1/${p}/${u}/oven-1/event`,
+        false,
+      ],
+      [
+        { kind: 'update', user: u, device: 'oven-1', type: 'firmware', payload: { v: 2 } },
+        `1/${p}/${u}/oven-1/update/firmware`,
+        true,
+      ],
       [{ kind: 'update', user: u, type: 'config', payload: { t: 5 } }, `1/${p}/${u}/_all/update/config`, true],
       [{ kind: 'update', type: 'notice', payload: 'maintenance' }, `2/${p}/_all/notice`, true],
       [{ kind: 'update', group: 'microwaves', type: 'recipe', payload: [1, 2] }, `2/${p}/microwaves/recipe`, true],
@@ -83,7 +105,10 @@ describe('POST /api/mediumone/messages', () => {
       const response = await send(body);
       assert.equal(response.status, 200, response.text);
       assert.deepEqual(
-        { topic: (response.json as { topic: string }).topic, retained: (response.json as { retained: boolean }).retained },
+        {
+          topic: (response.json as { topic: string }).topic,
+          retained: (response.json as { retained: boolean }).retained,
+        },
         { topic, retained },
       );
     }
@@ -106,7 +131,12 @@ describe('POST /api/mediumone/messages', () => {
     await roundTrip(later.client);
     assert.deepEqual(
       later.messages.map((m) => m.topic).sort(),
-      [`1/${p}/${u}/_all/update/config`, `1/${p}/${u}/oven-1/update/firmware`, `2/${p}/_all/notice`, `2/${p}/microwaves/recipe`].sort(),
+      [
+        `1/${p}/${u}/_all/update/config`,
+        `1/${p}/${u}/oven-1/update/firmware`,
+        `2/${p}/_all/notice`,
+        `2/${p}/microwaves/recipe`,
+      ].sort(),
     );
     assert.ok(retained.every((m) => m.packet.retain));
   });
@@ -146,8 +176,14 @@ describe('POST /api/mediumone/messages', () => {
     await theirs.waitForMessages(1);
     await roundTrip(mine.client);
     await roundTrip(theirs.client);
-    assert.deepEqual(mine.messages.map((m) => m.topic), [`2/${fixture.project.mqttId}/_all/mine`]);
-    assert.deepEqual(theirs.messages.map((m) => m.topic), [`2/${otherProject.mqttId}/_all/theirs`]);
+    assert.deepEqual(
+      mine.messages.map((m) => m.topic),
+      [`2/${fixture.project.mqttId}/_all/mine`],
+    );
+    assert.deepEqual(
+      theirs.messages.map((m) => m.topic),
+      [`2/${otherProject.mqttId}/_all/theirs`],
+    );
   });
 
   test('requests that name no topic are refused with 400, unknown users and groups with 404, viewers with 403', async () => {
@@ -177,10 +213,16 @@ describe('POST /api/mediumone/messages', () => {
       body: { username: 'viewer-1', password: 'viewer-password', role: 'viewer' },
     });
     assert.equal(viewer.status, 201);
-    const login = await fixture.api('POST', '/api/auth/login', { body: { username: 'viewer-1', password: 'viewer-password' } });
+    const login = await fixture.api('POST', '/api/auth/login', {
+      body: { username: 'viewer-1', password: 'viewer-password' },
+    });
     const viewerToken = (login.json as { token: string }).token;
     assert.equal((await send({ kind: 'update', type: 't', payload: 1 }, viewerToken)).status, 403);
-    assert.equal((await fixture.api('POST', '/api/mediumone/messages', { body: { kind: 'update', type: 't', payload: 1 } })).status, 401);
+    assert.equal(
+      (await fixture.api('POST', '/api/mediumone/messages', { body: { kind: 'update', type: 't', payload: 1 } }))
+        .status,
+      401,
+    );
   });
 });
 
@@ -202,7 +244,10 @@ describe('groups', () => {
     const byName = await fixture.api('GET', '/api/groups/MT-2014A', { token });
     assert.equal((byName.json as { id: string }).id, group.id);
     const list = await fixture.api('GET', '/api/groups', { token });
-    assert.deepEqual((list.json as { name: string }[]).map((g) => g.name), ['MT-2014A']);
+    assert.deepEqual(
+      (list.json as { name: string }[]).map((g) => g.name),
+      ['MT-2014A'],
+    );
 
     // A deleted device leaves its groups.
     assert.equal((await fixture.api('DELETE', `/api/devices/${deviceId}`, { token })).status, 204);
@@ -228,6 +273,9 @@ describe('groups', () => {
     const groupId = (mine.json as { id: string }).id;
     const deviceId = (theirDevice.json as { id: string }).id;
     assert.equal((await fixture.api('PUT', `/api/groups/${groupId}/devices/${deviceId}`, { token })).status, 404);
-    assert.equal((await fixture.api('GET', `/api/groups/${(theirs.json as { id: string }).id}`, { token })).status, 404);
+    assert.equal(
+      (await fixture.api('GET', `/api/groups/${(theirs.json as { id: string }).id}`, { token })).status,
+      404,
+    );
   });
 });

@@ -6,13 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { Device } from '../../src/platform/model.js';
-import {
-  connectClient,
-  PROTOCOL_VERSIONS,
-  Resources,
-  runMosquitto,
-  type TestClient,
-} from '../helpers/index.js';
+import { connectClient, PROTOCOL_VERSIONS, Resources, runMosquitto, type TestClient } from '../helpers/index.js';
 import { connectDeviceUser, eventually, publishForPuback, roundTrip } from './clients.js';
 import { startM1, type M1Fixture } from './harness.js';
 
@@ -88,7 +82,10 @@ describe('logging in', () => {
   test('a user of another project cannot log in to this one with its own credentials (0x86)', async () => {
     const other = await fixture.createProject('other');
     const stranger = await other.createUser('stranger');
-    assert.equal(await connackCode(5, `${fixture.project.mqttId}/${stranger.mqttId}`, other.passwordOf(stranger)), 0x86);
+    assert.equal(
+      await connackCode(5, `${fixture.project.mqttId}/${stranger.mqttId}`, other.passwordOf(stranger)),
+      0x86,
+    );
   });
 
   test('a client id longer than 32 characters is refused as not valid (0x85, 3.1.1 0x02)', async () => {
@@ -214,32 +211,42 @@ describe('events up', () => {
 
 describe('bad events', () => {
   const oversized = JSON.stringify({ event_data: { blob: 'x'.repeat(70_000) } });
-  const refusals: { name: string; topic?: (fixture: M1Fixture) => string; payload: string; code: number; reason: string }[] =
-    [
-      { name: 'an event over 64 KB', payload: oversized, code: 0x99, reason: 'larger than the limit of 65536 bytes' },
-      {
-        name: 'an observed_at without a time zone',
-        payload: '{"event_data":{"a":1},"observed_at":"2014-06-11T02:11:25.076001"}',
-        code: 0x99,
-        reason: 'has no time zone',
-      },
-      { name: 'an event without event_data', payload: '{"observed_at":"2014-06-11T02:11:25Z"}', code: 0x99, reason: 'no "event_data"' },
-      { name: 'a payload that is not JSON', payload: 'hello', code: 0x99, reason: 'not valid JSON' },
-      {
-        name: 'the reserved device id _all',
-        topic: (f) => `0/${f.project.mqttId}/${f.user.mqttId}/_all`,
-        payload: '{"event_data":{}}',
-        code: 0x90,
-        reason: 'reserved',
-      },
-      {
-        name: 'a topic deeper than the device id',
-        topic: (f) => `0/${f.project.mqttId}/${f.user.mqttId}/d1/extra`,
-        payload: '{"event_data":{}}',
-        code: 0x90,
-        reason: 'not an event topic',
-      },
-    ];
+  const refusals: {
+    name: string;
+    topic?: (fixture: M1Fixture) => string;
+    payload: string;
+    code: number;
+    reason: string;
+  }[] = [
+    { name: 'an event over 64 KB', payload: oversized, code: 0x99, reason: 'larger than the limit of 65536 bytes' },
+    {
+      name: 'an observed_at without a time zone',
+      payload: '{"event_data":{"a":1},"observed_at":"2014-06-11T02:11:25.076001"}',
+      code: 0x99,
+      reason: 'has no time zone',
+    },
+    {
+      name: 'an event without event_data',
+      payload: '{"observed_at":"2014-06-11T02:11:25Z"}',
+      code: 0x99,
+      reason: 'no "event_data"',
+    },
+    { name: 'a payload that is not JSON', payload: 'hello', code: 0x99, reason: 'not valid JSON' },
+    {
+      name: 'the reserved device id _all',
+      topic: (f) => `0/${f.project.mqttId}/${f.user.mqttId}/_all`,
+      payload: '{"event_data":{}}',
+      code: 0x90,
+      reason: 'reserved',
+    },
+    {
+      name: 'a topic deeper than the device id',
+      topic: (f) => `0/${f.project.mqttId}/${f.user.mqttId}/d1/extra`,
+      payload: '{"event_data":{}}',
+      code: 0x90,
+      reason: 'not an event topic',
+    },
+  ];
 
   for (const refusal of refusals) {
     test(`MQTT 5: ${refusal.name} is refused with PUBACK 0x${refusal.code.toString(16)} and a reason string; the session stays`, async () => {
@@ -250,7 +257,10 @@ describe('bad events', () => {
       assert.ok(puback.reasonString?.includes(refusal.reason), String(puback.reasonString));
       assert.equal(await deviceNamed('bad-1'), undefined, 'nothing was stored');
       // Still connected: the next good event is stored.
-      assert.equal((await publishForPuback(client.client, eventTopic('good-1'), '{"event_data":{"ok":1}}')).reasonCode, 0);
+      assert.equal(
+        (await publishForPuback(client.client, eventTopic('good-1'), '{"event_data":{"ok":1}}')).reasonCode,
+        0,
+      );
     });
   }
 
@@ -267,7 +277,12 @@ describe('bad events', () => {
     const count = (kind: string): number => {
       const line = metrics.text
         .split('\n')
-        .find((l) => l.startsWith('switchboard_dialect_messages_total{') && l.includes('dialect="mediumone"') && l.includes(`kind="${kind}"`));
+        .find(
+          (l) =>
+            l.startsWith('switchboard_dialect_messages_total{') &&
+            l.includes('dialect="mediumone"') &&
+            l.includes(`kind="${kind}"`),
+        );
       return line === undefined ? 0 : Number(line.split(' ').at(-1));
     };
     assert.equal(count('event_refused_too_large'), 1);
@@ -290,6 +305,9 @@ describe('bad events', () => {
       assert.equal((await publishForPuback(client.client, topic, '{"event_data":{}}')).reasonCode, 0x87, topic);
     }
     const devices = await fixture.platform.store.listDevices(fixture.project.orgId);
-    assert.deepEqual(devices.filter((d) => d.name === 'd1'), []);
+    assert.deepEqual(
+      devices.filter((d) => d.name === 'd1'),
+      [],
+    );
   });
 });

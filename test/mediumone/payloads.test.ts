@@ -120,7 +120,10 @@ describe('event payloads', () => {
   });
 
   test('each leaf of event_data is a telemetry point named by its dotted path, at the event’s time', () => {
-    const points = eventTelemetry({ temp: 21.5, gps: { lat: 1, lng: { deg: 2 } }, tags: ['a'], on: true, n: null, e: {} }, 7);
+    const points = eventTelemetry(
+      { temp: 21.5, gps: { lat: 1, lng: { deg: 2 } }, tags: ['a'], on: true, n: null, e: {} },
+      7,
+    );
     assert.deepEqual(points, [
       { key: 'temp', ts: 7, value: 21.5 },
       { key: 'gps.lat', ts: 7, value: 1 },
@@ -188,7 +191,10 @@ describe('down message topics', () => {
       topic: '1/P/U/d1/update/firmware',
       isRetained: true,
     });
-    assert.deepEqual(downTopic({ ...base, userMqttId: 'U' }), { topic: '1/P/U/_all/update/firmware', isRetained: true });
+    assert.deepEqual(downTopic({ ...base, userMqttId: 'U' }), {
+      topic: '1/P/U/_all/update/firmware',
+      isRetained: true,
+    });
     assert.deepEqual(downTopic({ ...base, groupName: 'microwaves' }), {
       topic: '2/P/microwaves/firmware',
       isRetained: true,

@@ -49,7 +49,12 @@ describe('REST login', () => {
   test('a login with login_id, password and api_key opens a session; no_cookies returns the token instead', async () => {
     await login();
     const response = await fixture.api('POST', '/v2/login', {
-      body: { login_id: fixture.user.username, password: fixture.user.password, api_key: fixture.project.apiKey, no_cookies: true },
+      body: {
+        login_id: fixture.user.username,
+        password: fixture.user.password,
+        api_key: fixture.project.apiKey,
+        no_cookies: true,
+      },
     });
     assert.equal(response.status, 200);
     const token = (response.json as { token: string }).token;
@@ -108,7 +113,9 @@ describe('REST events', () => {
 
   test('since, until (inclusive), limit and sort_direction select and order the events', async () => {
     const cookie = await login();
-    const lines = [1, 2, 3, 4, 5].map((day) => `{"event_data":{"day":${day}},"observed_at":"2020-01-0${day}T00:00:00.000000Z"}`);
+    const lines = [1, 2, 3, 4, 5].map(
+      (day) => `{"event_data":{"day":${day}},"observed_at":"2020-01-0${day}T00:00:00.000000Z"}`,
+    );
     assert.equal((await upload(cookie, lines.join('\n'))).status, 200);
     const days = async (params: string): Promise<number[]> => {
       const response = await query(cookie, params);
@@ -127,15 +134,26 @@ describe('REST events', () => {
   test('REST and MQTT events of one user are one history', async () => {
     const client = resources.add(await connectDeviceUser(fixture, 5));
     const topic = `0/${fixture.project.mqttId}/${fixture.user.mqttId}/oven-1`;
-    const puback = await publishForPuback(client.client, topic, '{"event_data":{"via":"mqtt"},"observed_at":"2020-01-01T00:00:00Z"}');
+    const puback = await publishForPuback(
+      client.client,
+      topic,
+      '{"event_data":{"via":"mqtt"},"observed_at":"2020-01-01T00:00:00Z"}',
+    );
     assert.equal(puback.reasonCode, 0);
     const cookie = await login();
-    assert.equal((await upload(cookie, '{"event_data":{"via":"rest","device_id":"oven-1"},"observed_at":"2020-01-02T00:00:00Z"}')).status, 200);
+    assert.equal(
+      (await upload(cookie, '{"event_data":{"via":"rest","device_id":"oven-1"},"observed_at":"2020-01-02T00:00:00Z"}'))
+        .status,
+      200,
+    );
     const events = (await query(cookie)).json as QueriedEvent[];
-    assert.deepEqual(events.map((e) => e.event_data), [
-      { via: 'mqtt', device_id: 'oven-1' },
-      { via: 'rest', device_id: 'oven-1' },
-    ]);
+    assert.deepEqual(
+      events.map((e) => e.event_data),
+      [
+        { via: 'mqtt', device_id: 'oven-1' },
+        { via: 'rest', device_id: 'oven-1' },
+      ],
+    );
   });
 
   test('a bad line is a 400 naming it and nothing of the upload is stored', async () => {
@@ -164,7 +182,14 @@ describe('REST events', () => {
     const response = await upload(cookie, tooBig);
     assert.equal(response.status, 413);
     assert.equal((response.json as { error: string }).error, 'PAYLOAD_TOO_LARGE');
-    for (const params of ['?since=yesterday', '?until=2020-01-01', '?limit=10001', '?limit=0', '?sort_by=size', '?sort_direction=up']) {
+    for (const params of [
+      '?since=yesterday',
+      '?until=2020-01-01',
+      '?limit=10001',
+      '?limit=0',
+      '?sort_by=size',
+      '?sort_direction=up',
+    ]) {
       assert.equal((await query(cookie, params)).status, 400, params);
     }
     assert.equal((await query(cookie, '', 'a+b')).status, 400);

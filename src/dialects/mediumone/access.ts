@@ -39,12 +39,7 @@ export function authorizePublish(identity: unknown, topicName: string, projectOf
  * authorizeSubscribe for any client on a namespace filter; for a device user's plain filters, the requested QoS except
  * for a wildcard first level (`#`, `+/…`), which would read other projects' topics and the other dialects'.
  */
-export function authorizeSubscribe(
-  identity: unknown,
-  topicFilter: string,
-  qos: QoS,
-  projectOfOrg: ProjectOf,
-): number {
+export function authorizeSubscribe(identity: unknown, topicFilter: string, qos: QoS, projectOfOrg: ProjectOf): number {
   const isOwned = isMediumOneNamespace(topicFilter);
   if (isMediumOneIdentity(identity)) {
     if (!isOwned) {

@@ -47,7 +47,8 @@ export function downTopic(message: DownMessage): { topic: string; isRetained: bo
   if (u !== undefined && g !== undefined) {
     throw new DownMessageError('"user" and "group" name different topics (1/… and 2/…): give one of them');
   }
-  if (d !== undefined && u === undefined) throw new DownMessageError('"device" needs "user": device topics are per user');
+  if (d !== undefined && u === undefined)
+    throw new DownMessageError('"device" needs "user": device topics are per user');
   if (message.kind === 'event') {
     if (message.type !== undefined) check('type', message.type, false);
     if (u === undefined || d === undefined || d === ALL || g !== undefined) {

@@ -74,7 +74,7 @@ export function parseEvent(payload: Buffer | string, receivedAtMs: number, maxEv
   const streamField = json['stream'];
   if (streamField !== undefined && streamField !== null) {
     if (typeof streamField !== 'string' || !isValidIdentifier(streamField)) {
-      return refuse('invalid', '"stream" is not a valid stream name (printable ASCII without \'#\', \'+\', \'/\')');
+      return refuse('invalid', "\"stream\" is not a valid stream name (printable ASCII without '#', '+', '/')");
     }
     stream = streamField;
   }

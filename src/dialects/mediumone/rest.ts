@@ -124,7 +124,8 @@ function uploadRoute(app: FastifyInstance, deps: RestDeps): void {
         if (line.length === 0) continue;
         const parsed = parseEvent(line, now, deps.maxEventBytes);
         if (!parsed.ok) {
-          const code = parsed.refusal.kind === 'tooLarge' ? HttpErrorCode.PayloadTooLarge : HttpErrorCode.InvalidRequest;
+          const code =
+            parsed.refusal.kind === 'tooLarge' ? HttpErrorCode.PayloadTooLarge : HttpErrorCode.InvalidRequest;
           throw new HttpError(code, `line ${i + 1}: ${parsed.refusal.reason}`);
         }
         const event = parsed.event;
@@ -165,9 +166,7 @@ function queryRoute(app: FastifyInstance, deps: RestDeps): void {
       const { identity } = session;
       const deviceIds = await deps.tables.userDeviceIds(identity.userId, identity.orgId);
       const events =
-        deviceIds.length === 0
-          ? []
-          : await deps.store.queryEvents({ deviceIds, stream, since, until, limit, order });
+        deviceIds.length === 0 ? [] : await deps.store.queryEvents({ deviceIds, stream, since, until, limit, order });
       return reply.code(200).send(
         events.map((event) => ({
           id: event.id,

@@ -7,7 +7,13 @@
  * organization's platform users who subscribed there (devices cannot).
  */
 import type { Logger } from 'pino';
-import { DeferredAck, type Broker, type ClientInfo, type InboundMessage, type MessageVerdict } from '../../broker/index.js';
+import {
+  DeferredAck,
+  type Broker,
+  type ClientInfo,
+  type InboundMessage,
+  type MessageVerdict,
+} from '../../broker/index.js';
 import { OverloadedError } from '../../platform/data-writer.js';
 import { M1Reason, type MediumOneIdentity } from './auth.js';
 import { parseEvent, type EventRefusal } from './event.js';
@@ -81,7 +87,11 @@ export class Uplink {
     reason: string,
   ): MessageVerdict {
     this.#deps.count(
-      kind === 'tooLarge' ? 'event_refused_too_large' : kind === 'topic' ? 'event_refused_topic' : 'event_refused_invalid',
+      kind === 'tooLarge'
+        ? 'event_refused_too_large'
+        : kind === 'topic'
+          ? 'event_refused_topic'
+          : 'event_refused_invalid',
     );
     const now = Date.now();
     if (now - this.#lastRefusalLogMs >= REFUSAL_LOG_INTERVAL_MS) {
