@@ -190,8 +190,9 @@ export const PlatformSection = Type.Object(
     zoneHierarchy: Type.Array(Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_-]*$' }), {
       minItems: 1,
       maxItems: 8,
-      default: ['building', 'level', 'area'],
-      description: 'Zone kinds from the top of the spatial hierarchy down (JSON array in the environment variable).',
+      default: ['org', 'region', 'building', 'level', 'area'],
+      description:
+        "Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone's parent must be of a higher tier.",
     }),
     maxPendingWrites: Type.Integer({
       minimum: 1_000,
@@ -284,8 +285,9 @@ export const ConfigSchema = Type.Object(
       description: 'Directory for the embedded store (created if missing).',
     }),
     allowAnonymous: Type.Boolean({
-      default: true,
-      description: 'Accept clients without credentials (true until the platform’s authentication lands).',
+      default: false,
+      description:
+        'Accept clients without credentials as plain MQTT clients (no device rights; the ACL applies). Off by default: every client authenticates as a device or a user.',
     }),
     logLevel: Type.Union(
       [

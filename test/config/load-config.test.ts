@@ -33,7 +33,7 @@ describe('defaults', () => {
     assert.deepEqual(config, {
       host: '0.0.0.0',
       dataDir: './data',
-      allowAnonymous: true,
+      allowAnonymous: false,
       logLevel: 'info',
       mqtt: {
         port: 1883,
@@ -59,7 +59,7 @@ describe('defaults', () => {
       storage: { kind: 'sqlite', synchronous: 'normal' },
       database: { schema: 'switchboard' },
       platform: {
-        zoneHierarchy: ['building', 'level', 'area'],
+        zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
         retentionIntervalSeconds: 60,
