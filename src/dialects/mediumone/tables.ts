@@ -137,7 +137,7 @@ export class MediumOneTables {
     return deleted > 0;
   }
 
-  /** Ids of the group's devices that are still in `orgId` (a claimed-away device drops out), in the order added. */
+  /** Ids of the group's devices that are still in `orgId` (a claimed-away device drops out), by when they were added. */
   async groupDeviceIds(groupId: string, orgId: string): Promise<string[]> {
     const rows = await this.#sql.query<{ device_id: string }>(
       `SELECT gd.device_id FROM mediumone_group_devices gd JOIN devices d ON d.id = gd.device_id
