@@ -34,7 +34,6 @@ export const M1Reason = {
   ClientIdentifierNotValid: 0x85,
   BadUserNameOrPassword: 0x86,
   NotAuthorized: 0x87,
-  ServerUnavailable: 0x88,
   TopicNameInvalid: 0x90,
   QuotaExceeded: 0x97,
   AdministrativeAction: 0x98,
@@ -111,7 +110,7 @@ export async function verifyLogin(
 
 /**
  * The broker auth step: undefined for credentials of another shape; a refusal with 0x85 for a client id longer than
- * 32 characters (3.1.1: 0x02 Identifier rejected), 0x86/0x87 as `verifyLogin` says, 0x88 when the store fails.
+ * 32 characters (3.1.1: 0x02 Identifier rejected), 0x86/0x87 as `verifyLogin` says.
  */
 export async function authenticateMediumOne(
   deps: LoginDeps,
@@ -122,13 +121,10 @@ export async function authenticateMediumOne(
   if (request.clientId.length > MAX_CLIENT_ID_LENGTH) {
     return { ok: false, reasonCode: M1Reason.ClientIdentifierNotValid };
   }
-  try {
-    const [org, user] = await Promise.all([
-      deps.store.getOrganizationByMqttId(login.projectMqttId),
-      deps.store.getUserByMqttId(login.userMqttId),
-    ]);
-    return await verifyLogin(deps, org, user, login.apiKey, login.password);
-  } catch {
-    return { ok: false, reasonCode: M1Reason.ServerUnavailable };
-  }
+  // A store failure throws: the router logs it and refuses with 0x88 Server unavailable.
+  const [org, user] = await Promise.all([
+    deps.store.getOrganizationByMqttId(login.projectMqttId),
+    deps.store.getUserByMqttId(login.userMqttId),
+  ]);
+  return verifyLogin(deps, org, user, login.apiKey, login.password);
 }

@@ -1,0 +1,96 @@
+/**
+ * Medium One sessions as the samples use them and the broker features a Medium One device keeps: the recommended
+ * client id `<project>/<user>` with the samples' 300 s keepalive, QoS 2 events, a will on the device's own event topic,
+ * and what happens to connected devices and REST sessions when their user is deleted.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, test } from 'node:test';
+import type { IDisconnectPacket } from 'mqtt';
+import { clientClosed, connectClient, Resources, withTimeout, WAIT_MS } from '../helpers/index.js';
+import { connectDeviceUser, eventually, publishForPuback } from './clients.js';
+import { startM1, type M1Fixture } from './harness.js';
+
+let fixture: M1Fixture;
+const resources = new Resources();
+
+beforeEach(async () => {
+  fixture = resources.add(await startM1());
+});
+afterEach(() => resources.closeAll());
+
+async function eventsOf(deviceName: string): Promise<unknown[]> {
+  const device = await fixture.platform.store.getDeviceByName(fixture.project.orgId, deviceName);
+  if (device === undefined) return [];
+  const events = await fixture.platform.store.queryEvents({ deviceIds: [device.id], limit: 100, order: 'ASC' });
+  return events.map((event) => event.data);
+}
+
+test('the recommended client id <project>/<user> and the samples’ 300 s keepalive are accepted', async () => {
+  const { project, user } = fixture;
+  const username = project.usernameOf(user);
+  assert.ok(username.length <= 32);
+  const client = resources.add(
+    await connectClient(fixture.server.mqttUrl, {
+      protocolVersion: 4,
+      clientId: username,
+      username,
+      password: project.passwordOf(user),
+      keepalive: 300,
+    }),
+  );
+  const topic = `0/${project.mqttId}/${user.mqttId}/heartbeat`;
+  assert.equal((await publishForPuback(client.client, topic, '{"event_data":{"beat":1}}')).reasonCode, 0);
+  assert.deepEqual(await eventsOf('heartbeat'), [{ beat: 1, device_id: 'heartbeat' }]);
+});
+
+test('a QoS 2 event is stored exactly once and completed with PUBCOMP after the commit', async () => {
+  const { client } = resources.add(await connectDeviceUser(fixture, 5));
+  const topic = `0/${fixture.project.mqttId}/${fixture.user.mqttId}/q2`;
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      client.publish(topic, '{"event_data":{"n":2}}', { qos: 2 }, (error) => {
+        if (error === undefined || error === null) resolve();
+        else reject(error);
+      });
+    }),
+    WAIT_MS,
+    'PUBCOMP',
+  );
+  assert.deepEqual(await eventsOf('q2'), [{ n: 2, device_id: 'q2' }]);
+});
+
+test('a will on the device’s own event topic is stored as an event when the connection is lost', async () => {
+  const topic = `0/${fixture.project.mqttId}/${fixture.user.mqttId}/lamp`;
+  const device = resources.add(
+    await connectDeviceUser(fixture, 5, {
+      extra: { will: { topic, payload: Buffer.from('{"event_data":{"online":false}}'), qos: 1, retain: false } },
+    }),
+  );
+  // Not a DISCONNECT: the socket goes away, so the broker publishes the will ([MQTT-3.1.2-8]).
+  device.client.stream.destroy();
+  await eventually(async () => (await eventsOf('lamp')).length === 1, 'the will to be stored');
+  assert.deepEqual(await eventsOf('lamp'), [{ online: false, device_id: 'lamp' }]);
+});
+
+test('deleting a user disconnects its devices with 0x98 and ends its REST sessions', async () => {
+  const { project } = fixture;
+  const doomed = await project.createUser('doomed');
+  const device = resources.add(await connectDeviceUser(fixture, 5, { user: doomed }));
+  const login = await fixture.api('POST', '/v2/login', {
+    body: { login_id: doomed.username, password: doomed.password, api_key: project.apiKey, no_cookies: true },
+  });
+  const token = (login.json as { token: string }).token;
+  assert.equal((await fixture.api('GET', `/v2/events/raw/${doomed.username}`, { token })).status, 200);
+
+  const disconnect = withTimeout(
+    new Promise<IDisconnectPacket>((resolve) => device.client.once('disconnect', resolve)),
+    WAIT_MS,
+    'DISCONNECT',
+  );
+  assert.equal((await fixture.api('DELETE', `/api/users/${doomed.id}`, { token: project.adminToken })).status, 204);
+  assert.equal((await disconnect).reasonCode, 0x98);
+  await clientClosed(device.client);
+  assert.equal((await fixture.api('GET', `/v2/events/raw/${doomed.username}`, { token })).status, 401);
+  // And it cannot come back.
+  await assert.rejects(connectDeviceUser(fixture, 5, { user: doomed }), { code: 0x86 });
+});
