@@ -136,6 +136,36 @@ describe('events up', () => {
     });
   }
 
+  test('every event is a state change on the platform bus: the organization’s live stream shows the event and its points', async () => {
+    const controller = new AbortController();
+    const response = await fetch(
+      `${fixture.server.httpUrl}/api/organizations/${fixture.project.orgId}/stream?access_token=${fixture.project.adminToken}`,
+      { signal: controller.signal },
+    );
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // The stream is open once its first comment arrives: changes from now on are in it.
+    while (!text.includes(': connected')) text += decoder.decode((await reader.read()).value as Uint8Array | undefined);
+    const client = await connectV(5);
+    const payload = '{"event_data":{"level":{"water":3}},"observed_at":"2020-05-05T05:05:05.123456+02:00"}';
+    assert.equal((await publishForPuback(client.client, eventTopic('tank'), payload)).reasonCode, 0);
+    while (!(text.includes('event: event') && text.includes('event: telemetry'))) {
+      text += decoder.decode((await reader.read()).value as Uint8Array | undefined);
+    }
+    controller.abort();
+    const frames = text
+      .split('\n\n')
+      .filter((frame) => frame.startsWith('event: '))
+      .map((frame) => JSON.parse(frame.split('\ndata: ')[1]!) as Record<string, unknown>);
+    const telemetry = frames.find((frame) => frame['kind'] === 'telemetry');
+    assert.equal(telemetry?.['key'], 'level.water');
+    assert.equal(telemetry['value'], 3);
+    assert.equal(telemetry['ts'], Date.UTC(2020, 4, 5, 3, 5, 5, 123));
+    assert.ok(frames.some((frame) => frame['kind'] === 'event'));
+  });
+
   test('an event with an empty device id belongs to the user’s own device, user/<user mqttId>', async () => {
     const client = await connectV(5);
     assert.equal((await publishForPuback(client.client, eventTopic(''), '{"event_data":{"v":1}}')).reasonCode, 0);
