@@ -231,7 +231,7 @@ export const MediumOneSection = Type.Object(
         '(MQTT 5 PUBACK 0x99 with a reason string, HTTP 413). Medium One documents 64 KB.',
     }),
     maxUploadBytes: Type.Integer({
-      minimum: 1_024,
+      minimum: 64,
       maximum: 1_073_741_824,
       default: 10_485_760,
       description:
@@ -260,6 +260,20 @@ export const MediumOneSection = Type.Object(
       maximum: 100_000_000,
       default: 100_000,
       description: 'Medium One devices whose platform device is kept in memory (least recently used out first).',
+    }),
+    loginCacheSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 300,
+      description:
+        'How long a verified Medium One login is remembered, so a user’s devices cost one password check (0 = always check); ' +
+        'forgotten at once when the user, its organization or an API key changes.',
+    }),
+    maxCachedLogins: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'Verified Medium One logins remembered at once (the oldest is forgotten first).',
     }),
   },
   { additionalProperties: false, default: {} },

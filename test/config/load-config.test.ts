@@ -71,6 +71,8 @@ describe('defaults', () => {
         restSessionSeconds: 3_600,
         maxRestSessions: 10_000,
         deviceCacheSize: 100_000,
+        loginCacheSeconds: 300,
+        maxCachedLogins: 10_000,
       },
       acl: [],
     } satisfies Config);

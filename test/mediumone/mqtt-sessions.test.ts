@@ -94,3 +94,25 @@ test('deleting a user disconnects its devices with 0x98 and ends its REST sessio
   // And it cannot come back.
   await assert.rejects(connectDeviceUser(fixture, 5, { user: doomed }), { code: 0x86 });
 });
+
+test('a remembered login is checked again after a password change or the deletion of its API key', async () => {
+  const { project, user } = fixture;
+  // Logged in once: the login is remembered.
+  resources.add(await connectDeviceUser(fixture, 5));
+  const changed = await fixture.api('PUT', `/api/users/${user.id}`, {
+    token: project.adminToken,
+    body: { password: 'a-new-password-1' },
+  });
+  assert.equal(changed.status, 200, changed.text);
+  await assert.rejects(connectDeviceUser(fixture, 5), { code: 0x86 });
+  const renewed = { ...user, password: 'a-new-password-1' };
+  resources.add(await connectDeviceUser(fixture, 5, { user: renewed }));
+
+  const keys = await fixture.api('GET', '/api/api-keys', { token: project.adminToken });
+  const keyId = (keys.json as { id: string; prefix: string }[]).find((key) =>
+    project.apiKey.startsWith(key.prefix),
+  )?.id;
+  assert.ok(keyId !== undefined);
+  assert.equal((await fixture.api('DELETE', `/api/api-keys/${keyId}`, { token: project.adminToken })).status, 204);
+  await assert.rejects(connectDeviceUser(fixture, 5, { user: renewed }), { code: 0x86 });
+});

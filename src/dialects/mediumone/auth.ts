@@ -4,7 +4,7 @@
  * characters. The project is an organization (`mqttId`), the user a platform user (`mqttId`); the API key is checked
  * by the auth module, the password with its password functions.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AuthService } from '../../auth/index.js';
 import { hashPassword, isApiKeyShaped, verifyPassword } from '../../auth/index.js';
 import type { ConnectRequest } from '../../broker/index.js';
@@ -77,6 +77,48 @@ export interface LoginDeps {
   auth: AuthService;
 }
 
+/**
+ * Logins verified recently, so the many devices of one user (and a fleet reconnecting after a restart) cost one
+ * scrypt verification per user, not one per connection. Keyed by a SHA-256 of username and password (the password is
+ * never kept); only successes are kept, for `ttlMs`, at most `maxEntries` (the oldest leaves first). Entries of a user
+ * or organization are dropped when it, or one of its API keys, changes.
+ */
+export class VerifiedLogins {
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, { identity: MediumOneIdentity; expiresAtMs: number }>();
+
+  constructor(ttlSeconds: number, maxEntries: number) {
+    this.#ttlMs = ttlSeconds * 1000;
+    this.#maxEntries = maxEntries;
+  }
+
+  static keyOf(username: string, password: Buffer | string): string {
+    return createHash('sha256').update(username).update('\n').update(password).digest('hex');
+  }
+
+  get(key: string, nowMs = Date.now()): MediumOneIdentity | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs > nowMs) return entry.identity;
+    this.#entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, identity: MediumOneIdentity, nowMs = Date.now()): void {
+    if (this.#ttlMs === 0) return;
+    if (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, { identity, expiresAtMs: nowMs + this.#ttlMs });
+  }
+
+  forget(predicate: (identity: MediumOneIdentity) => boolean): void {
+    for (const [key, entry] of this.#entries) if (predicate(entry.identity)) this.#entries.delete(key);
+  }
+}
+
 export type LoginOutcome = { ok: true; identity: MediumOneIdentity } | { ok: false; reasonCode: number };
 
 /** Verified against when the user is unknown, so a refusal takes as long either way (made on first use). */
@@ -115,16 +157,22 @@ export async function verifyLogin(
 export async function authenticateMediumOne(
   deps: LoginDeps,
   request: ConnectRequest,
+  logins: VerifiedLogins,
 ): Promise<{ ok: true; identity: MediumOneIdentity } | { ok: false; reasonCode: number } | undefined> {
   const login = parseMediumOneLogin(request.username, request.password);
-  if (login === undefined) return undefined;
+  if (login === undefined || request.username === undefined || request.password === undefined) return undefined;
   if (request.clientId.length > MAX_CLIENT_ID_LENGTH) {
     return { ok: false, reasonCode: M1Reason.ClientIdentifierNotValid };
   }
+  const key = VerifiedLogins.keyOf(request.username, request.password);
+  const known = logins.get(key);
+  if (known !== undefined) return { ok: true, identity: known };
   // A store failure throws: the router logs it and refuses with 0x88 Server unavailable.
   const [org, user] = await Promise.all([
     deps.store.getOrganizationByMqttId(login.projectMqttId),
     deps.store.getUserByMqttId(login.userMqttId),
   ]);
-  return verifyLogin(deps, org, user, login.apiKey, login.password);
+  const outcome = await verifyLogin(deps, org, user, login.apiKey, login.password);
+  if (outcome.ok) logins.set(key, outcome.identity);
+  return outcome;
 }

@@ -17,7 +17,13 @@ import type { EntityChange } from '../../platform/entities.js';
 import type { Platform } from '../../platform/platform.js';
 import type { AuthStep, Dialect } from '../dialect.js';
 import { authorizePublish, authorizeSubscribe } from './access.js';
-import { authenticateMediumOne, isMediumOneIdentity, M1Reason, type MediumOneIdentity } from './auth.js';
+import {
+  authenticateMediumOne,
+  isMediumOneIdentity,
+  M1Reason,
+  VerifiedLogins,
+  type MediumOneIdentity,
+} from './auth.js';
 import { MediumOneDevices } from './devices.js';
 import { EventIngest } from './ingest.js';
 import { managementPlugin } from './management-http.js';
@@ -35,6 +41,8 @@ export interface MediumOneLimits {
   restSessionSeconds: number;
   maxRestSessions: number;
   deviceCacheSize: number;
+  loginCacheSeconds: number;
+  maxCachedLogins: number;
 }
 
 export const DEFAULT_MEDIUMONE_LIMITS: MediumOneLimits = {
@@ -44,6 +52,8 @@ export const DEFAULT_MEDIUMONE_LIMITS: MediumOneLimits = {
   restSessionSeconds: 3_600,
   maxRestSessions: 10_000,
   deviceCacheSize: 100_000,
+  loginCacheSeconds: 300,
+  maxCachedLogins: 10_000,
 };
 
 export interface MediumOneDialectOptions {
@@ -76,6 +86,7 @@ export async function createMediumOneDialect(options: MediumOneDialectOptions): 
   const devices = new MediumOneDevices(platform, tables, limits.deviceCacheSize, logger);
   const ingest = new EventIngest(platform, devices);
   const sessions = new RestSessions(limits.restSessionSeconds, limits.maxRestSessions);
+  const logins = new VerifiedLogins(limits.loginCacheSeconds, limits.maxCachedLogins);
   const counter = options.metrics === undefined ? undefined : dialectMessageCounter(options.metrics);
   let broker: Broker | undefined;
 
@@ -97,12 +108,18 @@ export async function createMediumOneDialect(options: MediumOneDialectOptions): 
       const after = change.after as { mqttId?: string } | undefined;
       if (after?.mqttId === undefined) projects.delete(change.id);
       else projects.set(change.id, after.mqttId);
+      logins.forget((identity) => identity.orgId === change.id);
       if (change.op === 'deleted' || before?.mqttId !== after?.mqttId) {
         sessions.endOrganization(change.id);
         disconnectWhere((identity) => identity.orgId === change.id, 'the project changed');
       }
     }
+    // A deleted API key no longer lets anyone in: forget the organization's verified logins (they are re-verified).
+    if (change.entity === 'apiKey' && change.op === 'deleted') {
+      logins.forget((identity) => identity.orgId === change.orgId);
+    }
     if (change.entity === 'user' && change.op !== 'created') {
+      logins.forget((identity) => identity.userId === change.id);
       const before = change.before as { mqttId?: string; passwordHash?: string } | undefined;
       const after = change.after as { mqttId?: string; passwordHash?: string } | undefined;
       if (change.op === 'deleted' || before?.mqttId !== after?.mqttId) {
@@ -129,7 +146,7 @@ export async function createMediumOneDialect(options: MediumOneDialectOptions): 
     tables,
     ownsIdentity: isMediumOneIdentity,
     ownsTopic: isMediumOneNamespace,
-    authenticate: (request) => authenticateMediumOne({ store: platform.store, auth }, request),
+    authenticate: (request) => authenticateMediumOne({ store: platform.store, auth }, request, logins),
     authorizePublish: (client: ClientInfo, topicName: string) =>
       authorizePublish(client.identity, topicName, projectOf),
     authorizeSubscribe: (client: ClientInfo, topicFilter: string, qos: QoS) =>
