@@ -11,9 +11,13 @@ import { composeDialects } from './dialects/router.js';
 import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
+import { registerClientRpcHandlers } from './platform/client-rpc-webhook.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
@@ -78,7 +82,10 @@ export async function startServer(
     limits: config.mediumone,
     metrics: registry,
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId(), mediumone);
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), mediumone);
+  // After the dialects registered theirs: a configured method replaces a built-in one.
+  registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
     platform,
     auth,
@@ -89,6 +96,7 @@ export async function startServer(
       thingsboard.httpPlugin,
       thingsboard.claimsHttpPlugin,
       provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       mediumone.restPlugin,
       mediumone.managementPlugin,
     ],
@@ -194,9 +202,16 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
   mediumone: MediumOneDialect,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -210,7 +225,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   const dialects: Dialect[] = [thingsboard.dialect, mediumone];
   // choices.md "Who connects": the first step that recognises the credentials decides.

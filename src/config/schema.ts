@@ -208,6 +208,21 @@ export const PlatformSection = Type.Object(
       default: 3_600,
       description: 'Lifetime of the JWTs `POST /api/auth/login` issues.',
     }),
+    clientRpcHandlers: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' }),
+      Type.String({ pattern: '^https?://', maxLength: 2048 }),
+      {
+        default: {},
+        description:
+          'Client-side RPC methods answered by an HTTP endpoint: `{"<method>": "<http(s) URL>"}` (JSON in the environment variable). The device\'s request is POSTed as `{"method", "params", "device": {"id", "name", "orgId"}}`; the JSON answer is the reply. A method named here replaces a built-in one.',
+      },
+    ),
+    maxOtaPackageBytes: Type.Integer({
+      minimum: 1_024,
+      maximum: 1_073_741_824,
+      default: 33_554_432,
+      description: 'Largest firmware or software package `POST /api/ota-packages` accepts.',
+    }),
     retentionIntervalSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,

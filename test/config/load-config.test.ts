@@ -62,6 +62,8 @@ describe('defaults', () => {
         zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
+        clientRpcHandlers: {},
+        maxOtaPackageBytes: 33_554_432,
         retentionIntervalSeconds: 60,
       },
       mediumone: {
@@ -181,6 +183,10 @@ describe('environment variables', () => {
         case 'platform.zoneHierarchy':
           raw = '["region","building","level","area"]';
           value = ['region', 'building', 'level', 'area'];
+          break;
+        case 'platform.clientRpcHandlers':
+          raw = '{"getWeather":"http://127.0.0.1:9000/weather"}';
+          value = { getWeather: 'http://127.0.0.1:9000/weather' };
           break;
         case 'platform.maxPendingWrites':
           raw = '5000';
