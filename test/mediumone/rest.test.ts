@@ -3,6 +3,11 @@
  * with since/until/limit/sort, and their failures; events sent over REST and MQTT are one history.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { Resources } from '../helpers/index.js';
 import { connectDeviceUser, publishForPuback } from './clients.js';
@@ -38,6 +43,8 @@ function upload(cookie: string, body: string, stream = 'raw', loginId = fixture.
 function query(cookie: string, params = '', stream = 'raw', loginId = fixture.user.username) {
   return fixture.api('GET', `/v2/events/${stream}/${loginId}${params}`, { headers: { cookie } });
 }
+
+const run = promisify(execFile);
 
 interface QueriedEvent {
   observed_at: string;
@@ -193,5 +200,48 @@ describe('REST events', () => {
       assert.equal((await query(cookie, params)).status, 400, params);
     }
     assert.equal((await query(cookie, '', 'a+b')).status, 400);
+  });
+});
+
+describe('REST with curl', () => {
+  test('curl logs in with a cookie jar, uploads an NDJSON file and reads the events back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'm1-curl-'));
+    try {
+      const jar = join(dir, 'cookies.txt');
+      const file = join(dir, 'events.ndjson');
+      writeFileSync(
+        file,
+        '{"event_data":{"temp":20},"observed_at":"2014-06-11T02:11:25.076001Z"}\n' +
+          '{"event_data":{"temp":21},"observed_at":"2014-06-11T02:11:26.076001Z"}\n',
+      );
+      const base = fixture.server.httpUrl;
+      const login = JSON.stringify({
+        login_id: fixture.user.username,
+        password: fixture.user.password,
+        api_key: fixture.project.apiKey,
+      });
+      const curl = (...args: string[]) => run('/usr/bin/curl', ['-sS', '--fail-with-body', ...args]);
+      const loggedIn = await curl('-c', jar, '-H', 'Content-Type: application/json', '-d', login, `${base}/v2/login`);
+      assert.equal(loggedIn.stdout, 'true');
+      const path = `/v2/events/raw/${fixture.user.username}`;
+      const uploaded = await curl(
+        '-b',
+        jar,
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        `@${file}`,
+        base + path,
+      );
+      assert.equal(uploaded.stdout, '2');
+      const queried = await curl('-b', jar, `${base}${path}?sort_direction=desc&limit=1`);
+      const events = JSON.parse(queried.stdout) as QueriedEvent[];
+      assert.deepEqual(
+        events.map((e) => [e.observed_at, e.event_data]),
+        [['2014-06-11T02:11:26.076001Z', { temp: 21 }]],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

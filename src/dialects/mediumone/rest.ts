@@ -26,6 +26,9 @@ import { identifierProblem } from './topics.js';
 
 export const SESSION_COOKIE = 'mediumone_session';
 
+/** Events of one upload stored per group of commits. */
+const UPLOAD_SLICE_EVENTS = 1_000;
+
 export interface RestDeps extends LoginDeps {
   store: PlatformStore;
   ingest: EventIngest;
@@ -134,7 +137,11 @@ function uploadRoute(app: FastifyInstance, deps: RestDeps): void {
         events.push({ deviceId, event: { ...event, stream } });
       }
       if (events.length === 0) throw new HttpError(HttpErrorCode.InvalidRequest, 'the body holds no event');
-      await Promise.all(events.map(({ deviceId, event }) => deps.ingest.ingest(session.identity, deviceId, event)));
+      // In slices, so one 10 MB upload of small events cannot fill the writer's pending bound on its own.
+      for (let start = 0; start < events.length; start += UPLOAD_SLICE_EVENTS) {
+        const slice = events.slice(start, start + UPLOAD_SLICE_EVENTS);
+        await Promise.all(slice.map(({ deviceId, event }) => deps.ingest.ingest(session.identity, deviceId, event)));
+      }
       return reply.code(200).type('application/json').send(String(events.length));
     },
   );
