@@ -116,3 +116,24 @@ test('a remembered login is checked again after a password change or the deletio
   assert.equal((await fixture.api('DELETE', `/api/api-keys/${keyId}`, { token: project.adminToken })).status, 204);
   await assert.rejects(connectDeviceUser(fixture, 5, { user: renewed }), { code: 0x86 });
 });
+
+test('a REST upload of 3 000 events is stored whole, in slices, and queried back in order', async () => {
+  const { project, user } = fixture;
+  const login = await fixture.api('POST', '/v2/login', {
+    body: { login_id: user.username, password: user.password, api_key: project.apiKey, no_cookies: true },
+  });
+  const token = (login.json as { token: string }).token;
+  const base = Date.UTC(2021, 0, 1);
+  const lines = Array.from(
+    { length: 3_000 },
+    (_, i) =>
+      `{"event_data":{"i":${i},"device_id":"meter-${i % 7}"},"observed_at":"${new Date(base + i * 1000).toISOString()}"}`,
+  );
+  const uploaded = await fixture.api('POST', `/v2/events/raw/${user.username}`, { token, raw: lines.join('\n') });
+  assert.equal(uploaded.status, 200, uploaded.text);
+  assert.equal(uploaded.json, 3_000);
+  const queried = await fixture.api('GET', `/v2/events/raw/${user.username}?limit=10000`, { token });
+  const events = queried.json as { event_data: { i: number } }[];
+  assert.equal(events.length, 3_000);
+  assert.ok(events.every((event, i) => event.event_data.i === i));
+});
