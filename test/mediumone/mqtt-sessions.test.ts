@@ -137,3 +137,17 @@ test('a REST upload of 3 000 events is stored whole, in slices, and queried back
   assert.equal(events.length, 3_000);
   assert.ok(events.every((event, i) => event.event_data.i === i));
 });
+
+test('a device deleted through the management API is created again by its next event', async () => {
+  const { client } = resources.add(await connectDeviceUser(fixture, 5));
+  const topic = `0/${fixture.project.mqttId}/${fixture.user.mqttId}/phoenix`;
+  assert.equal((await publishForPuback(client, topic, '{"event_data":{"life":1}}')).reasonCode, 0);
+  const first = await fixture.platform.store.getDeviceByName(fixture.project.orgId, 'phoenix');
+  assert.ok(first !== undefined);
+  const deleted = await fixture.api('DELETE', `/api/devices/${first.id}`, { token: fixture.project.adminToken });
+  assert.equal(deleted.status, 204);
+  assert.equal((await publishForPuback(client, topic, '{"event_data":{"life":2}}')).reasonCode, 0);
+  const second = await fixture.platform.store.getDeviceByName(fixture.project.orgId, 'phoenix');
+  assert.ok(second !== undefined && second.id !== first.id);
+  assert.deepEqual(await eventsOf('phoenix'), [{ life: 2, device_id: 'phoenix' }]);
+});
