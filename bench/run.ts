@@ -26,6 +26,7 @@ import type { Scenario, ScenarioContext, ScenarioOutcome } from './scenario.js';
 import { aggregateQuery } from './scenario-aggregate.js';
 import { idleConnections, idleConnectionTarget, persistentSessions } from './scenario-connections.js';
 import { fanInQos0, fanInQos1, fanOut, steadyLatency } from './scenario-flow.js';
+import { feedOverhead } from './scenario-feed.js';
 import { telemetryIngestion } from './scenario-ingest.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +47,11 @@ const SCENARIOS: Record<BrokerScenarioId, Scenario> = {
 /** (e) runs first, on freshly started brokers, so earlier scenarios' freed memory does not hide per-connection cost. */
 const RUN_ORDER: BrokerScenarioId[] = ['e', 'a', 'b', 'c', 'd', 'f'];
 /** Switchboard alone, on each platform store; after a–f, whose brokers are stopped by then. */
-const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = { g: telemetryIngestion, h: aggregateQuery };
+const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = {
+  g: telemetryIngestion,
+  h: aggregateQuery,
+  i: feedOverhead,
+};
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 
@@ -221,6 +226,12 @@ async function main(): Promise<number> {
       );
     }
     if (platformIds.includes('h')) footnotes.push('(h) queries the store directly: no server, no CPU columns.');
+    if (platformIds.includes('i')) {
+      footnotes.push(
+        '(i) CPU = % of one core with the PlaceOS feed on (and one subscriber on placeos/<org>/state/#), at half the ' +
+          'store’s target rate; overhead = CPU per acknowledged point with the feed ÷ without − 1.',
+      );
+    }
     process.stdout.write(`\n${footnotes.join('\n')}\n`);
     for (const line of missedTargets(platformResults)) process.stdout.write(`target missed: ${line}\n`);
   }
