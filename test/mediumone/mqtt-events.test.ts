@@ -166,6 +166,37 @@ describe('events up', () => {
     assert.ok(frames.some((frame) => frame['kind'] === 'event'));
   });
 
+  test('the management API lists a device’s or a user’s events with at and the observed_at as sent', async () => {
+    const client = await connectV(5);
+    const token = fixture.project.adminToken;
+    for (const [device, second] of [
+      ['fridge', '01'],
+      ['fridge', '02'],
+      ['freezer', '03'],
+    ] as const) {
+      const payload = `{"event_data":{"s":${Number(second)}},"observed_at":"2020-01-01T00:00:${second}.000001Z"}`;
+      assert.equal((await publishForPuback(client.client, eventTopic(device), payload)).reasonCode, 0);
+    }
+    const byDevice = await fixture.api('GET', '/api/mediumone/events?device=fridge&order=ASC', { token });
+    assert.equal(byDevice.status, 200, byDevice.text);
+    assert.deepEqual(
+      (byDevice.json as { atText: string; at: number }[]).map((e) => [e.atText, e.at]),
+      [
+        ['2020-01-01T00:00:01.000001Z', Date.UTC(2020, 0, 1, 0, 0, 1)],
+        ['2020-01-01T00:00:02.000001Z', Date.UTC(2020, 0, 1, 0, 0, 2)],
+      ],
+    );
+    const byUser = await fixture.api('GET', `/api/mediumone/events?user=${fixture.user.mqttId}&limit=2`, { token });
+    assert.deepEqual(
+      (byUser.json as { data: { s: number } }[]).map((e) => e.data.s),
+      [3, 2],
+      'newest first by default',
+    );
+    assert.equal((await fixture.api('GET', '/api/mediumone/events', { token })).status, 400);
+    assert.equal((await fixture.api('GET', '/api/mediumone/events?device=nothing', { token })).status, 404);
+    assert.equal((await fixture.api('GET', '/api/mediumone/events?device=fridge')).status, 401);
+  });
+
   test('an event with an empty device id belongs to the user’s own device, user/<user mqttId>', async () => {
     const client = await connectV(5);
     assert.equal((await publishForPuback(client.client, eventTopic(''), '{"event_data":{"v":1}}')).reasonCode, 0);

@@ -177,7 +177,7 @@ export async function createMediumOneDialect(options: MediumOneDialectOptions): 
       maxUploadBytes: limits.maxUploadBytes,
       maxQueryLimit: limits.maxQueryLimit,
     }),
-    managementPlugin: managementPlugin({ platform, tables, broker: () => broker }),
+    managementPlugin: managementPlugin({ platform, tables, broker: () => broker, maxQueryLimit: limits.maxQueryLimit }),
     close: unsubscribe,
   };
 }

@@ -8,6 +8,8 @@
  *   Medium One, where a device chooses which group topics it listens to.
  * - `POST /api/mediumone/messages` `{"user"?, "device"?, "group"?, "type", "payload", "kind"}` → 200
  *   `{"topic", "retained", "qos", "payloadBytes"}` (operator): publishes the down topic (downlink.ts).
+ * - `GET /api/mediumone/events?device=|user=&stream&startTs&endTs&limit&order` (viewer): stored events of a device or
+ *   of a user's devices, with `at` (ms) and `atText` (the `observed_at` as sent).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -24,6 +26,28 @@ export interface ManagementDeps {
   platform: Platform;
   tables: MediumOneTables;
   broker: () => Broker | undefined;
+  maxQueryLimit: number;
+}
+
+const EventsQuery = Type.Object({
+  device: Type.Optional(Type.String({ minLength: 1, description: 'Platform device id or Medium One device id' })),
+  user: Type.Optional(Type.String({ minLength: 1, description: 'User id or mqttId: every device the user sent for' })),
+  stream: Type.Optional(Type.String({ minLength: 1 })),
+  startTs: Type.Optional(Type.Integer({ description: 'Inclusive, epoch ms' })),
+  endTs: Type.Optional(Type.Integer({ description: 'Exclusive, epoch ms' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1 })),
+  order: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
+});
+interface EventsRoute {
+  Querystring: {
+    device?: string;
+    user?: string;
+    stream?: string;
+    startTs?: number;
+    endTs?: number;
+    limit?: number;
+    order?: 'ASC' | 'DESC';
+  };
 }
 
 const GroupBody = Type.Object(
@@ -51,6 +75,7 @@ export function managementPlugin(deps: ManagementDeps): FastifyPluginAsync {
   return (app) => {
     groupRoutes(app, deps);
     messageRoute(app, deps);
+    eventsRoute(app, deps);
     return Promise.resolve();
   };
 }
@@ -186,6 +211,52 @@ function messageRoute(app: FastifyInstance, { platform, tables, broker }: Manage
       return reply
         .code(200)
         .send({ topic: sent.topic, retained: sent.isRetained, qos: sent.qos, payloadBytes: sent.payloadBytes });
+    },
+  );
+}
+
+function eventsRoute(app: FastifyInstance, { platform, tables, maxQueryLimit }: ManagementDeps): void {
+  app.get<EventsRoute>(
+    '/api/mediumone/events',
+    {
+      config: { minRole: 'viewer' },
+      schema: {
+        tags: ['mediumone'],
+        summary: 'Stored Medium One events of a device or a user',
+        querystring: EventsQuery,
+      },
+    },
+    async (request) => {
+      const { orgId } = callerOf(request);
+      const query = request.query;
+      if ((query.device === undefined) === (query.user === undefined)) {
+        throw new HttpError(HttpErrorCode.InvalidRequest, 'give one of "device" and "user"');
+      }
+      const limit = query.limit ?? maxQueryLimit;
+      if (limit > maxQueryLimit) throw new HttpError(HttpErrorCode.InvalidRequest, `limit is at most ${maxQueryLimit}`);
+      let deviceIds: string[];
+      if (query.device !== undefined) {
+        const device =
+          (await platform.entities.getDevice(orgId, query.device)) ??
+          (await platform.store.getDeviceByName(orgId, query.device));
+        if (device === undefined) throw new HttpError(HttpErrorCode.NotFound, 'device not found');
+        deviceIds = [device.id];
+      } else {
+        const user =
+          (await platform.entities.getUser(orgId, query.user!)) ?? (await platform.store.getUserByMqttId(query.user!));
+        if (user?.orgId !== orgId) throw new HttpError(HttpErrorCode.NotFound, 'user not found');
+        deviceIds = await tables.userDeviceIds(user.id, orgId);
+      }
+      if (deviceIds.length === 0) return [];
+      const events = await platform.store.queryEvents({
+        deviceIds,
+        stream: query.stream,
+        since: query.startTs,
+        until: query.endTs,
+        limit,
+        order: query.order ?? 'DESC',
+      });
+      return events.map(({ id, deviceId, stream, at, atText, data }) => ({ id, deviceId, stream, at, atText, data }));
     },
   );
 }
