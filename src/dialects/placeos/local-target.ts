@@ -12,7 +12,7 @@ import { compilePrivacyRules } from './privacy.js';
 
 /** What the target needs of the broker. */
 export interface FeedPublisher {
-  publish(message: InboundMessage): void;
+  publish(message: InboundMessage, options?: { persistRetained?: boolean }): void;
 }
 
 export interface LocalTargetOptions {
@@ -73,13 +73,18 @@ export class LocalFeedTarget {
       valueJson = filtered;
     }
     this.#publishedCount++;
-    this.#broker.publish({
-      topicName: entry.topic,
-      payload: feedPayload(entry, valueJson, settings),
-      qos: this.#qos,
-      isRetained: true,
-      properties: undefined,
-    });
+    // In memory only: the feed republishes every organization's state at start, so storing each change in the
+    // broker's retained store would cost a write per state change for nothing (most of the feed's CPU when measured).
+    this.#broker.publish(
+      {
+        topicName: entry.topic,
+        payload: feedPayload(entry, valueJson, settings),
+        qos: this.#qos,
+        isRetained: true,
+        properties: undefined,
+      },
+      { persistRetained: false },
+    );
   }
 
   #filterOf(settings: FeedSettings, orgId: string): PrivacyFilter {
