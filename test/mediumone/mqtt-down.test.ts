@@ -4,6 +4,9 @@
  * `POST /api/mediumone/messages` publishing each documented down topic (updates retained), and groups.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { PROTOCOL_VERSIONS, Resources, runMosquitto } from '../helpers/index.js';
 import { connectDeviceUser, roundTrip, subackCodes } from './clients.js';
@@ -139,6 +142,35 @@ describe('POST /api/mediumone/messages', () => {
       ].sort(),
     );
     assert.ok(retained.every((m) => m.packet.retain));
+  });
+
+  test('a retained project update survives a server restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'm1-restart-'));
+    try {
+      const first = await startM1({ dataDir });
+      const project = first.project.mqttId;
+      try {
+        const sent = await first.api('POST', '/api/mediumone/messages', {
+          token: first.project.adminToken,
+          body: { kind: 'update', type: 'firmware', payload: { version: '2.1' } },
+        });
+        assert.equal(sent.status, 200);
+      } finally {
+        await first.close();
+      }
+      const second = resources.add(await startM1({ dataDir }));
+      assert.equal(second.project.mqttId, project);
+      const device = resources.add(await connectDeviceUser(second, 5));
+      await subackCodes(device.client, [`2/${project}/_all/#`]);
+      const [update] = await device.waitForMessages(1);
+      assert.deepEqual(
+        [update?.topic, update?.payload, update?.packet.retain],
+        [`2/${project}/_all/firmware`, '{"version":"2.1"}', true],
+      );
+      await resources.closeAll();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('mosquitto_sub, logged in as the device user, gets the retained update of all the user’s devices', async () => {
