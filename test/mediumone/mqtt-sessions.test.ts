@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { IDisconnectPacket } from 'mqtt';
 import { clientClosed, connectClient, Resources, withTimeout, WAIT_MS } from '../helpers/index.js';
-import { connectDeviceUser, eventually, publishForPuback } from './clients.js';
+import { connectDeviceUser, eventually, publishForPuback, subackCodes } from './clients.js';
 import { startM1, type M1Fixture } from './harness.js';
 
 let fixture: M1Fixture;
@@ -150,4 +150,26 @@ test('a device deleted through the management API is created again by its next e
   const second = await fixture.platform.store.getDeviceByName(fixture.project.orgId, 'phoenix');
   assert.ok(second !== undefined && second.id !== first.id);
   assert.deepEqual(await eventsOf('phoenix'), [{ life: 2, device_id: 'phoenix' }]);
+});
+
+test('a new project id takes effect at once: devices on the old one are disconnected (0x98) and must log in with the new one', async () => {
+  const { project, user } = fixture;
+  const device = resources.add(await connectDeviceUser(fixture, 5));
+  const disconnect = withTimeout(
+    new Promise<IDisconnectPacket>((resolve) => device.client.once('disconnect', resolve)),
+    WAIT_MS,
+    'DISCONNECT',
+  );
+  const renamed = await fixture.api('PUT', `/api/organizations/${project.orgId}`, {
+    token: project.adminToken,
+    body: { mqttId: 'kitchen-project' },
+  });
+  assert.equal(renamed.status, 200, renamed.text);
+  assert.equal((await disconnect).reasonCode, 0x98);
+  await assert.rejects(connectDeviceUser(fixture, 5), { code: 0x86 });
+  const moved = { ...project, mqttId: 'kitchen-project', usernameOf: () => `kitchen-project/${user.mqttId}` };
+  const again = resources.add(await connectDeviceUser(fixture, 5, { project: moved }));
+  assert.deepEqual(await subackCodes(again.client, ['2/kitchen-project/#', `2/${project.mqttId}/#`]), [1, 0x87]);
+  const topic = `0/kitchen-project/${user.mqttId}/toaster`;
+  assert.equal((await publishForPuback(again.client, topic, '{"event_data":{"on":true}}')).reasonCode, 0);
 });
