@@ -9,6 +9,7 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
+import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
@@ -85,6 +86,14 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
+  const registry = new Registry();
+  const mediumone = await createMediumOneDialect({
+    platform,
+    auth,
+    logger,
+    limits: config.mediumone,
+    metrics: registry,
+  });
   const users = createUsersDialect({
     auth,
     logger,
@@ -94,7 +103,10 @@ export async function startServer(
   });
   const otherDialects: Dialect[] = [];
   const ota = await OtaService.open(platform, logger);
-  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), users);
+  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), {
+    users,
+    mediumone,
+  });
   otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
@@ -102,6 +114,7 @@ export async function startServer(
   } catch (error) {
     await broker.close();
     users.close();
+    mediumone.close();
     await platform.close();
     throw error;
   }
@@ -111,7 +124,7 @@ export async function startServer(
     platform,
     auth,
     logger,
-    metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
+    metrics: { registry, broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
     plugins: [
       thingsboard.httpPlugin,
@@ -120,6 +133,8 @@ export async function startServer(
       otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       placeos.httpPlugin,
       users.httpPlugin,
+      mediumone.restPlugin,
+      mediumone.managementPlugin,
     ],
   });
 
@@ -165,6 +180,7 @@ export async function startServer(
     await broker.close();
     users.close();
     await app.close();
+    mediumone.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
@@ -181,6 +197,7 @@ export async function startServer(
       await broker.close();
       users.close();
       await app.close();
+      mediumone.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
       // the store closes.
       await platform.close();
@@ -240,7 +257,7 @@ function startBroker(
   platform: Platform,
   ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
-  users: UsersDialect,
+  { users, mediumone }: { users: UsersDialect; mediumone: MediumOneDialect },
 ): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
   const otaExtension = createOtaExtension({
     ota: () => ota,
@@ -264,7 +281,7 @@ function startBroker(
     extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
-  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), users];
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), mediumone, users];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
@@ -272,6 +289,7 @@ function startBroker(
     // 2. Users: a JWT or an API key as username and password.
     users.authStep,
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
+    mediumone.authenticate,
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
     // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
     thingsboard.authSteps.devices,
