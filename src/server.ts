@@ -9,6 +9,7 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
+import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { startBridges, type BridgeService, type Bridges } from './dialects/placeos/bridges/index.js';
 import {
   compilePrivacyRules,
@@ -93,6 +94,15 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
+  // One registry for `/metrics`: the HTTP app's numbers, the broker's, Medium One's and the bridges'.
+  const registry = new Registry();
+  const mediumone = await createMediumOneDialect({
+    platform,
+    auth,
+    logger,
+    limits: config.mediumone,
+    metrics: registry,
+  });
   const users = createUsersDialect({
     auth,
     logger,
@@ -102,7 +112,10 @@ export async function startServer(
   });
   const otherDialects: Dialect[] = [];
   const ota = await OtaService.open(platform, logger);
-  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), users);
+  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), {
+    users,
+    mediumone,
+  });
   otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
@@ -110,11 +123,10 @@ export async function startServer(
   } catch (error) {
     await broker.close();
     users.close();
+    mediumone.close();
     await platform.close();
     throw error;
   }
-  // One registry for `/metrics`: the HTTP app's numbers, the broker's and the bridges'.
-  const registry = new Registry();
   let bridges: Bridges;
   try {
     bridges = await startBridges({
@@ -129,6 +141,7 @@ export async function startServer(
     placeos.close();
     await broker.close();
     users.close();
+    mediumone.close();
     await platform.close();
     throw error;
   }
@@ -148,6 +161,8 @@ export async function startServer(
       placeos.httpPlugin,
       bridges.httpPlugin,
       users.httpPlugin,
+      mediumone.restPlugin,
+      mediumone.managementPlugin,
     ],
   });
 
@@ -194,6 +209,7 @@ export async function startServer(
     await broker.close();
     users.close();
     await app.close();
+    mediumone.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
     throw error;
@@ -212,6 +228,7 @@ export async function startServer(
       await broker.close();
       users.close();
       await app.close();
+      mediumone.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
       // the store closes.
       await platform.close();
@@ -272,7 +289,7 @@ function startBroker(
   platform: Platform,
   ota: OtaService,
   serverOrgId: () => Promise<string | undefined>,
-  users: UsersDialect,
+  { users, mediumone }: { users: UsersDialect; mediumone: MediumOneDialect },
 ): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
   const otaExtension = createOtaExtension({
     ota: () => ota,
@@ -296,7 +313,7 @@ function startBroker(
     extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
-  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), users];
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), mediumone, users];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
@@ -304,6 +321,7 @@ function startBroker(
     // 2. Users: a JWT or an API key as username and password.
     users.authStep,
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
+    mediumone.authenticate,
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
     // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
     thingsboard.authSteps.devices,

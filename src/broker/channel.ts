@@ -54,6 +54,8 @@ class HeldAck implements CommitWaiter {
   readonly afterSend: (() => void) | undefined;
   isReady = false;
   error: Error | undefined = undefined;
+  /** A refused PUBLISH's v5 reason string (a dialect's `drop` verdict), sent with the PUBACK/PUBREC. */
+  reasonString: string | undefined = undefined;
   /** Set when the platform asked to close the connection instead of acknowledging. */
   disconnectReason: { reasonCode: number; reasonString: string | undefined } | undefined = undefined;
   constructor(
@@ -325,7 +327,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
         this.#close(ack.disconnectReason.reasonCode, ack.disconnectReason.reasonString ?? 'message refused');
         return;
       }
-      this.#sendAck(ack.type, ack.packetId, ack.reasonCodes);
+      this.#sendAck(ack.type, ack.packetId, ack.reasonCodes, ack.reasonString);
       ack.afterSend?.();
     }
   }
@@ -573,7 +575,9 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (verdict !== undefined) {
       switch (verdict.action) {
         case 'drop':
-          if (qos > 0) this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success);
+          if (qos > 0) {
+            this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success, verdict.reasonString);
+          }
           return;
         case 'disconnect':
           this.#close(verdict.reasonCode, verdict.reasonString ?? 'message refused');
@@ -608,9 +612,17 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     );
   }
 
-  #refusePublish(qos: QoS, packetId: number, reasonCode: number): void {
+  #refusePublish(qos: QoS, packetId: number, reasonCode: number, reasonString?: string): void {
     // A refused QoS 2 message is finished with PUBREC >= 0x80: no PUBREL follows (MQTT 5 §4.3.3).
-    this.#ackOrHold(qos === 1 ? PacketType.Puback : PacketType.Pubrec, packetId, reasonCode, false);
+    const type = qos === 1 ? PacketType.Puback : PacketType.Pubrec;
+    if (this.#heldAcks === 0) {
+      this.#sendAck(type, packetId, reasonCode, reasonString);
+      return;
+    }
+    // Behind held acks: it leaves in arrival order ([MQTT-4.6.0-2]).
+    const ack = this.#holdAck(type, packetId, reasonCode, undefined);
+    ack.reasonString = reasonString;
+    ack.isReady = true;
   }
 
   /** Sends the acknowledgement now, or after the pending commit when it must be durable or an earlier one is held. */
@@ -664,13 +676,17 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     });
   }
 
-  #sendAck(type: HeldAck['type'], packetId: number, reasonCodes: number | number[]): void {
+  #sendAck(type: HeldAck['type'], packetId: number, reasonCodes: number | number[], reasonString?: string): void {
     switch (type) {
       case PacketType.Puback:
       case PacketType.Pubrec:
-      case PacketType.Pubcomp:
-        this.#sendPacket({ type, packetId, reasonCode: reasonCodes as number, properties: undefined });
+      case PacketType.Pubcomp: {
+        // Only a v5 refusal carries a reason string (MQTT 5 §3.4.2.2.2); #sendPacket drops it when the client asked
+        // for no problem information.
+        const properties = reasonString !== undefined && this.protocolVersion === 5 ? { reasonString } : undefined;
+        this.#sendPacket({ type, packetId, reasonCode: reasonCodes as number, properties });
         return;
+      }
       case PacketType.Suback:
         this.#sendPacket({ type, packetId, reasonCodes: reasonCodes as number[], properties: undefined });
         return;

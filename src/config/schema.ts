@@ -272,6 +272,66 @@ export const BridgesSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The Medium One dialect (docs/mediumone.md): event and upload sizes, query size, REST sessions, the device cache. */
+export const MediumOneSection = Type.Object(
+  {
+    maxEventBytes: Type.Integer({
+      minimum: 64,
+      maximum: MAX_MQTT_PACKET_BYTES,
+      default: 65_536,
+      description:
+        'Largest Medium One event (MQTT payload or one line of a REST upload); larger ones are refused ' +
+        '(MQTT 5 PUBACK 0x99 with a reason string, HTTP 413). Medium One documents 64 KB.',
+    }),
+    maxUploadBytes: Type.Integer({
+      minimum: 64,
+      maximum: 1_073_741_824,
+      default: 10_485_760,
+      description:
+        'Largest body of `POST /v2/events/<stream>/<login_id>` (newline-delimited events); larger: HTTP 413.',
+    }),
+    maxQueryLimit: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 10_000,
+      description: 'Most events one `GET /v2/events/<stream>/<login_id>` returns (its `limit` default and maximum).',
+    }),
+    restSessionSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 31_536_000,
+      default: 3_600,
+      description: 'How long a `POST /v2/login` session (cookie or token) stays valid.',
+    }),
+    maxRestSessions: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'REST sessions kept at once (in memory); a login beyond it ends the oldest session.',
+    }),
+    deviceCacheSize: Type.Integer({
+      minimum: 100,
+      maximum: 100_000_000,
+      default: 100_000,
+      description: 'Medium One devices whose platform device is kept in memory (least recently used out first).',
+    }),
+    loginCacheSeconds: Type.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 300,
+      description:
+        'How long a verified Medium One login is remembered, so a user’s devices cost one password check (0 = always check); ' +
+        'forgotten at once when the user, its organization or an API key changes.',
+    }),
+    maxCachedLogins: Type.Integer({
+      minimum: 1,
+      maximum: 10_000_000,
+      default: 10_000,
+      description: 'Verified Medium One logins remembered at once (the oldest is forgotten first).',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AclRule = Type.Object(
   {
     action: Type.Union([Type.Literal('publish'), Type.Literal('subscribe'), Type.Literal('all')]),
@@ -322,6 +382,7 @@ export const ConfigSchema = Type.Object(
     database: DatabaseSection,
     platform: PlatformSection,
     bridges: BridgesSection,
+    mediumone: MediumOneSection,
     acl: Type.Array(AclRule, {
       default: [],
       description:

@@ -72,6 +72,16 @@ describe('defaults', () => {
         maxBackoffMs: 30_000,
         connectTimeoutMs: 10_000,
       },
+      mediumone: {
+        maxEventBytes: 65_536,
+        maxUploadBytes: 10_485_760,
+        maxQueryLimit: 10_000,
+        restSessionSeconds: 3_600,
+        maxRestSessions: 10_000,
+        deviceCacheSize: 100_000,
+        loginCacheSeconds: 300,
+        maxCachedLogins: 10_000,
+      },
       acl: [],
     } satisfies Config);
   });
