@@ -8,6 +8,7 @@ import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
+import { AuthThrottle } from './dialects/auth-throttle.js';
 import { composeDialects } from './dialects/router.js';
 import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { startBridges, type BridgeService, type Bridges } from './dialects/placeos/bridges/index.js';
@@ -331,6 +332,10 @@ function startBroker(
     dialects,
     authSteps,
     allowAnonymous: config.allowAnonymous,
+    throttle: new AuthThrottle({
+      freeFailures: config.mqtt.authFailuresBeforeDelay,
+      maxDelayMs: config.mqtt.authFailureMaxDelayMs,
+    }),
     onAuthError: (error) => {
       logger.error({ err: error }, 'credential look-up failed');
     },

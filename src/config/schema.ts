@@ -82,6 +82,19 @@ export const MqttSection = Type.Object(
       default: 20_000,
       description: 'New connections accepted per second on each listener; the excess is closed at once and counted.',
     }),
+    authFailuresBeforeDelay: Type.Integer({
+      minimum: 0,
+      maximum: 1_000,
+      default: 5,
+      description:
+        'Refused logins per client address within a minute answered at once; each further one waits 100 ms, doubling, up to `authFailureMaxDelayMs`.',
+    }),
+    authFailureMaxDelayMs: Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      default: 5_000,
+      description: 'The longest a repeated refused login is held back before its CONNACK; 0 turns the slowdown off.',
+    }),
     connectTimeoutMs: Type.Integer({
       minimum: 100,
       maximum: 3_600_000,

@@ -3,7 +3,7 @@
  *
  * - CONNECT: the credential steps in the server's order (choices.md "Who connects"); the first that answers decides.
  *   When none does (no credentials any step recognises), the client is a plain anonymous one if the server allows
- *   anonymous access, else refused.
+ *   anonymous access, else refused. Repeated refusals from one address are slowed down (auth-throttle.ts).
  * - A topic (for `$share/<group>/<filter>`: the filter) belongs to the first dialect whose `ownsTopic` says so, and
  *   that dialect decides every publish and subscribe there. A topic no dialect owns is plain MQTT: the client's own
  *   dialect (whose `ownsIdentity` holds) may apply its policy, else it is allowed (the broker's ACL still applies).
@@ -21,6 +21,7 @@ import type {
 } from '../broker/index.js';
 import type { QoS } from '../mqtt/codec/index.js';
 import { parseSharedSubscription } from '../mqtt/topics/topic-validation.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import type { AuthStep, Dialect } from './dialect.js';
 
 export interface DialectRouterOptions {
@@ -31,6 +32,8 @@ export interface DialectRouterOptions {
   allowAnonymous: boolean;
   /** Called when a step throws (a store outage): the client is refused with 0x88 Server unavailable. */
   onAuthError?: ((error: unknown) => void) | undefined;
+  /** Slows down repeated refusals from one address; none: refusals are answered at once. */
+  throttle?: AuthThrottle | undefined;
 }
 
 export interface DialectRouter {
@@ -73,6 +76,14 @@ export function composeDialects(options: DialectRouterOptions): DialectRouter {
   const decider = (client: ClientInfo, topic: string): Dialect | undefined => ownerOf(topic) ?? dialectOf(client);
 
   const authenticate = async (request: ConnectRequest): Promise<AuthenticateResult> => {
+    const result = await decide(request);
+    const address = request.connection.remoteAddress;
+    if (result.ok) options.throttle?.succeeded(address);
+    else if (result.reasonCode !== REASON_SERVER_UNAVAILABLE) await options.throttle?.refused(address);
+    return result;
+  };
+
+  const decide = async (request: ConnectRequest): Promise<AuthenticateResult> => {
     try {
       for (const step of authSteps) {
         const result = await step(request);

@@ -45,6 +45,8 @@ describe('defaults', () => {
         topicAliasMaximum: 64,
         maxTopicLengthBytes: 65_535,
         maxTopicLevels: 128,
+        authFailuresBeforeDelay: 5,
+        authFailureMaxDelayMs: 5_000,
         maxSubscriptionsPerClient: 1_000,
         maxConnectionsPerSecond: 20_000,
         connectTimeoutMs: 10_000,

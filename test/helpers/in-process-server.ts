@@ -70,7 +70,8 @@ export async function startTestServer(
     logLevel: 'silent',
     // The broker's own tests are plain MQTT clients without credentials; tests of authentication turn this off.
     allowAnonymous: true,
-    mqtt: { port: 0 },
+    // Tests refuse many logins from 127.0.0.1 on purpose; the slowdown has its own test.
+    mqtt: { port: 0, authFailureMaxDelayMs: 0 },
     http: { port: 0 },
     tls:
       certificates === undefined

@@ -33,6 +33,8 @@ export function spawnSwitchboard(
     HOME: process.env['HOME'] ?? '/tmp',
     // The broker's own tests are plain MQTT clients without credentials; tests of authentication turn this off.
     SWITCHBOARD_ALLOW_ANONYMOUS: 'true',
+    // Tests refuse many logins from 127.0.0.1 on purpose; the slowdown has its own test.
+    SWITCHBOARD_MQTT_AUTH_FAILURE_MAX_DELAY_MS: '0',
   };
   const child = spawn(process.execPath, [options.script ?? MAIN_JS, ...(options.args ?? [])], {
     env: { ...env, ...options.env },
