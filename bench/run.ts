@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: Switchboard against a reference broker (a private Mosquitto, or `--target`), scenarios a–f, one
- * side-by-side table on stdout; then the platform scenarios g–h, Switchboard alone on SQLite and on PostgreSQL, in a
+ * side-by-side table on stdout; then the platform scenarios g–i, Switchboard alone on SQLite and on PostgreSQL, in a
  * second table; all in a JSON file in `bench-results/`. See docs/benchmark.md.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,7 @@ import { aggregateQuery } from './scenario-aggregate.js';
 import { idleConnections, idleConnectionTarget, persistentSessions } from './scenario-connections.js';
 import { fanInQos0, fanInQos1, fanOut, steadyLatency } from './scenario-flow.js';
 import { telemetryIngestion } from './scenario-ingest.js';
+import { cloudplugsRecords } from './scenario-cloudplugs.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 /** The package root: `dist/bench/run.js` → two levels up. */
@@ -46,7 +47,11 @@ const SCENARIOS: Record<BrokerScenarioId, Scenario> = {
 /** (e) runs first, on freshly started brokers, so earlier scenarios' freed memory does not hide per-connection cost. */
 const RUN_ORDER: BrokerScenarioId[] = ['e', 'a', 'b', 'c', 'd', 'f'];
 /** Switchboard alone, on each platform store; after a–f, whose brokers are stopped by then. */
-const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = { g: telemetryIngestion, h: aggregateQuery };
+const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = {
+  g: telemetryIngestion,
+  h: aggregateQuery,
+  i: cloudplugsRecords,
+};
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 
