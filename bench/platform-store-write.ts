@@ -87,7 +87,7 @@ async function timeMs(body: () => Promise<unknown>): Promise<number> {
 
 const { store, cleanup } = await open();
 try {
-  await store.createOrganization({ id: 'org', name: 'bench', retentionDays: null, createdAt: t0 });
+  await store.createOrganization({ id: 'org', name: 'bench', retentionDays: null, mqttId: 'bench', createdAt: t0 });
   for (let d = 0; d < deviceCount; d++) {
     await store.createDevice({
       id: `d${d}`,

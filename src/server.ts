@@ -6,6 +6,8 @@ import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js
 import { Broker } from './broker/index.js';
 import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
+import type { AuthStep, Dialect } from './dialects/dialect.js';
+import { composeDialects } from './dialects/router.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
@@ -168,8 +170,8 @@ async function openPlatformStore(config: Config): Promise<PlatformStore> {
 }
 
 /**
- * The broker with the device dialects' hooks. Dialects send through the broker, which needs their hooks first: they
- * get it late-bound (`attach`, the gateway's `send`).
+ * The broker with the device dialects' hooks, composed by the dialect router (src/dialects/router.ts). Dialects send
+ * through the broker, which needs their hooks first: they get it late-bound (`attach`, the gateway's `send`).
  */
 function startBroker(
   config: Config,
@@ -192,15 +194,35 @@ function startBroker(
     serverOrgId,
     extensions: [gateway],
   });
+  const dialects: Dialect[] = [thingsboard.dialect];
+  // choices.md "Who connects": the first step that recognises the credentials decides.
+  const authSteps: AuthStep[] = [
+    // 1. ThingsBoard provisioning (username or client id `provision`).
+    thingsboard.authSteps.provision,
+    // 2. Users: a JWT or an API key as username and password.
+    // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
+    // 4. CloudPlugs: a Plug-ID or an account e-mail.
+    // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
+    thingsboard.authSteps.devices,
+    // 5. No credentials at all: CloudPlugs enrollment; then anonymous when allowed (the router's last resort).
+  ];
+  const router = composeDialects({
+    dialects,
+    authSteps,
+    allowAnonymous: config.allowAnonymous,
+    onAuthError: (error) => {
+      logger.error({ err: error }, 'credential look-up failed');
+    },
+  });
   const broker = new Broker({
     limits: config.mqtt,
     acl: config.acl,
     allowAnonymous: config.allowAnonymous,
     store: openStore(config),
     logger,
-    hooks: thingsboard.hooks,
+    hooks: router.hooks,
   });
-  thingsboard.attach(broker);
+  router.attach(broker);
   broker.start();
   return { broker, thingsboard };
 }

@@ -4,7 +4,7 @@
  * changing its role takes effect at once rather than when the token expires.
  */
 import { randomBytes } from 'node:crypto';
-import type { EntityService } from '../platform/entities.js';
+import { publicUser, type EntityService } from '../platform/entities.js';
 import type { ApiKey, Role, User } from '../platform/model.js';
 import type { PlatformStore } from '../storage/platform-store.js';
 import { generateApiKey, hashApiKey, isApiKeyShaped } from './api-keys.js';
@@ -50,8 +50,7 @@ export class AuthService {
     const isValid = await verifyPassword(password, stored?.passwordHash ?? (await unknownUserHash));
     if (stored === undefined || !isValid) return undefined;
     const token = await this.#tokens.sign({ sub: stored.id, org: stored.orgId, role: stored.role });
-    const { id, orgId, role, createdAt } = stored;
-    return { token, user: { id, orgId, username: stored.username, role, createdAt } };
+    return { token, user: publicUser(stored) };
   }
 
   /**
@@ -84,19 +83,58 @@ export class AuthService {
   }
 
   /** Creates a user with a hashed password; throws DuplicateError('username'). */
-  async createUser(orgId: string, input: { username: string; password: string; role: Role }): Promise<User> {
+  async createUser(
+    orgId: string,
+    input: {
+      username: string;
+      password: string;
+      role: Role;
+      email?: string | null | undefined;
+      mqttId?: string | undefined;
+    },
+  ): Promise<User> {
     const passwordHash = await hashPassword(input.password);
-    return this.#entities.createUser(orgId, { username: input.username, passwordHash, role: input.role });
+    return this.#entities.createUser(orgId, {
+      username: input.username,
+      passwordHash,
+      role: input.role,
+      email: input.email,
+      mqttId: input.mqttId,
+    });
   }
 
-  /** Changes a user's role and/or password. */
+  /** Changes a user's role, password, e-mail or MQTT id. */
   async updateUser(
     orgId: string,
     id: string,
-    patch: { role?: Role | undefined; password?: string | undefined },
+    patch: {
+      role?: Role | undefined;
+      password?: string | undefined;
+      email?: string | null | undefined;
+      mqttId?: string | undefined;
+    },
   ): Promise<User | undefined> {
     const passwordHash = patch.password === undefined ? undefined : await hashPassword(patch.password);
-    return this.#entities.updateUser(orgId, id, { role: patch.role, passwordHash });
+    return this.#entities.updateUser(orgId, id, {
+      role: patch.role,
+      passwordHash,
+      email: patch.email,
+      mqttId: patch.mqttId,
+    });
+  }
+
+  /**
+   * The user whose password this is, found by e-mail (CloudPlugs account logins) or MQTT id (Medium One logins);
+   * undefined when the user is unknown or the password is wrong (verified in the same time either way).
+   */
+  async verifyUserPassword(by: 'email' | 'mqttId', login: string, password: string): Promise<User | undefined> {
+    const stored =
+      by === 'email'
+        ? await this.#store.getUserByEmail(login.trim().toLowerCase())
+        : await this.#store.getUserByMqttId(login);
+    unknownUserHash ??= hashPassword(randomBytes(16).toString('hex'));
+    const isValid = await verifyPassword(password, stored?.passwordHash ?? (await unknownUserHash));
+    return stored !== undefined && isValid ? publicUser(stored) : undefined;
   }
 
   /** Creates an API key; the returned `key` is the only time the secret exists outside the caller's hands. */

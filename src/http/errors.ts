@@ -61,6 +61,11 @@ export function notFound(what: string): HttpError {
   return new HttpError(HttpErrorCode.NotFound, `${what} not found`);
 }
 
+/** 400 for a request the schema let through but the route cannot use (a required choice among alternatives...). */
+export function badRequest(message: string): HttpError {
+  return new HttpError(HttpErrorCode.InvalidRequest, message);
+}
+
 export interface ErrorBody {
   error: HttpErrorCode;
   message: string;

@@ -28,6 +28,7 @@ export const Organization = Type.Object({
   id: Type.String(),
   name: Type.String(),
   retentionDays: Nullable(Type.Integer()),
+  mqttId: Type.String({ description: 'The Medium One project id (a topic level)' }),
   createdAt: Type.Number(),
 });
 
@@ -35,6 +36,7 @@ export const Zone = Type.Object({
   id: Type.String(),
   orgId: Type.String(),
   name: Type.String(),
+  tier: Type.String({ description: "The zone's level in the hierarchy (also `kind`)" }),
   kind: Type.String(),
   parentId: Nullable(Type.String()),
   createdAt: Type.Number(),
@@ -44,7 +46,8 @@ export const DeviceSystem = Type.Object({
   id: Type.String(),
   orgId: Type.String(),
   name: Type.String(),
-  zoneId: Nullable(Type.String()),
+  zones: Type.Array(Type.String()),
+  zoneId: Nullable(Type.String({ description: 'The first of `zones` (older clients)' })),
   createdAt: Type.Number(),
 });
 
@@ -85,6 +88,7 @@ export const Profile = Type.Object({
   provisioning: Nullable(ProvisioningSettings),
   sendAckOnValidationFailure: Type.Boolean(),
   isDefault: Type.Boolean(),
+  driverId: Nullable(Type.String({ description: 'The PlaceOS driver id (e.g. dep-123); null = the profile id' })),
   createdAt: Type.Number(),
 });
 
@@ -142,6 +146,8 @@ export const User = Type.Object({
   id: Type.String(),
   orgId: Type.String(),
   username: Type.String(),
+  email: Nullable(Type.String()),
+  mqttId: Type.String({ description: 'The Medium One user id (a topic level)' }),
   role: RoleSchema,
   createdAt: Type.Number(),
 });

@@ -22,6 +22,73 @@ export interface EntityServiceOptions {
   zoneHierarchy: readonly string[];
 }
 
+/** What an entity change carries, by entity. */
+interface EntityTypes {
+  organization: Organization;
+  zone: Zone;
+  system: DeviceSystem;
+  profile: DeviceProfile;
+  device: Device;
+  user: User;
+  apiKey: ApiKey;
+}
+
+/**
+ * One entity created, updated or deleted, emitted after the store write succeeded. A device moved to another
+ * organization (claiming) is an 'updated' whose `before` and `after` name different organizations; `orgId` is the
+ * new one.
+ */
+export type EntityChange = {
+  [K in keyof EntityTypes]: {
+    entity: K;
+    op: 'created' | 'updated' | 'deleted';
+    orgId: string;
+    id: string;
+    before: EntityTypes[K] | undefined;
+    after: EntityTypes[K] | undefined;
+  };
+}[keyof EntityTypes];
+
+export type EntityChangeListener = (change: EntityChange) => void;
+
+/** Listeners of entity changes (the PlaceOS feed's metadata and topic moves, dialect caches). */
+export class EntityChanges {
+  readonly #listeners = new Set<EntityChangeListener>();
+
+  /** Returns the unsubscribe function. */
+  subscribe(listener: EntityChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Calls every listener; one that throws is skipped so the write that happened is still reported to the rest. */
+  emit(change: EntityChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's bug must not turn a successful write into a failed request.
+      }
+    }
+  }
+}
+
+/**
+ * An MQTT id (organization: Medium One project; user: Medium One user): one topic level, so no `/`, `+`, `#`, no
+ * control characters, not the reserved `_all`, at most 64 characters (device-apis.md §4.1).
+ */
+export function checkMqttId(mqttId: string): void {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (mqttId.length === 0 || mqttId.length > 64 || /[/+#\u0000-\u001f\u007f]/.test(mqttId) || mqttId === '_all') {
+    throw new InvalidEntityError('mqttId must be 1 to 64 characters without /, +, #, control characters, and not _all');
+  }
+}
+
+/** A generated MQTT id: 12 alphanumeric characters. */
+function generateMqttId(): string {
+  return randomAlphanumeric(12);
+}
+
 export interface NewDeviceInput {
   name: string;
   /** Profile id, or name within the organization; default: the organization's default profile. */
@@ -73,7 +140,7 @@ export interface NewZoneInput {
 
 export interface NewSystemInput {
   name: string;
-  zoneId?: string | null | undefined;
+  zoneIds?: string[] | undefined;
 }
 
 export type ProfileInput = Partial<Omit<DeviceProfile, 'id' | 'orgId' | 'createdAt'>>;
@@ -108,22 +175,43 @@ export function randomAlphanumeric(length: number): string {
 export class EntityService {
   readonly store: PlatformStore;
   readonly zoneHierarchy: readonly string[];
+  /** Every successful create, update and delete made through this service. */
+  readonly changes = new EntityChanges();
 
   constructor(store: PlatformStore, options: EntityServiceOptions) {
     this.store = store;
     this.zoneHierarchy = options.zoneHierarchy;
   }
 
-  async createOrganization(input: { name: string; retentionDays?: number | null }): Promise<Organization> {
+  /** Throws DuplicateError('organization mqttId') for a taken `mqttId`, InvalidEntityError for a malformed one. */
+  async createOrganization(input: {
+    name: string;
+    retentionDays?: number | null;
+    mqttId?: string | undefined;
+  }): Promise<Organization> {
+    if (input.mqttId !== undefined) checkMqttId(input.mqttId);
     const org: Organization = {
       id: randomUUID(),
       name: input.name,
       retentionDays: input.retentionDays ?? null,
+      mqttId: input.mqttId ?? generateMqttId(),
       createdAt: Date.now(),
     };
     await this.store.createOrganization(org);
+    this.changes.emit({
+      entity: 'organization',
+      op: 'created',
+      orgId: org.id,
+      id: org.id,
+      before: undefined,
+      after: org,
+    });
     await this.createProfile(org.id, { name: 'default', isDefault: true });
     return org;
+  }
+
+  async getOrganization(id: string): Promise<Organization | undefined> {
+    return this.store.getOrganization(id);
   }
 
   async createProfile(
@@ -139,9 +227,11 @@ export class EntityService {
       provisioning: input.provisioning ?? null,
       sendAckOnValidationFailure: input.sendAckOnValidationFailure ?? false,
       isDefault: input.isDefault ?? false,
+      driverId: input.driverId ?? null,
       createdAt: Date.now(),
     };
     await this.store.createProfile(profile);
+    this.changes.emit({ entity: 'profile', op: 'created', orgId, id: profile.id, before: undefined, after: profile });
     return profile;
   }
 
@@ -197,17 +287,31 @@ export class EntityService {
       accessToken: randomAlphanumeric(20),
     };
     await this.store.createDevice({ ...device, credentials });
+    this.changes.emit({ entity: 'device', op: 'created', orgId, id: device.id, before: undefined, after: device });
     return { device, credentials };
   }
 
   // ---- organizations ---------------------------------------------------------------------------------------
 
-  updateOrganization(id: string, patch: { name?: string; retentionDays?: number | null }): Promise<boolean> {
-    return this.store.updateOrganization(id, definedOnly(patch));
+  async updateOrganization(
+    id: string,
+    patch: { name?: string | undefined; retentionDays?: number | null | undefined; mqttId?: string | undefined },
+  ): Promise<boolean> {
+    if (patch.mqttId !== undefined) checkMqttId(patch.mqttId);
+    const before = await this.store.getOrganization(id);
+    if (before === undefined) return false;
+    if (!(await this.store.updateOrganization(id, definedOnly(patch)))) return false;
+    const after: Organization = { ...before, ...definedOnly(patch) };
+    this.changes.emit({ entity: 'organization', op: 'updated', orgId: id, id, before, after });
+    return true;
   }
 
-  deleteOrganization(id: string): Promise<boolean> {
-    return this.store.deleteOrganization(id);
+  /** Deletes the organization and everything in it; one 'deleted' change is emitted, for the organization. */
+  async deleteOrganization(id: string): Promise<boolean> {
+    const before = await this.store.getOrganization(id);
+    if (before === undefined || !(await this.store.deleteOrganization(id))) return false;
+    this.changes.emit({ entity: 'organization', op: 'deleted', orgId: id, id, before, after: undefined });
+    return true;
   }
 
   // ---- zones ---------------------------------------------------------------------------------------------------
@@ -231,6 +335,7 @@ export class EntityService {
     };
     await this.#checkZone(zone);
     await this.store.createZone(zone);
+    this.changes.emit({ entity: 'zone', op: 'created', orgId, id: zone.id, before: undefined, after: zone });
     return zone;
   }
 
@@ -245,17 +350,21 @@ export class EntityService {
     };
     await this.#checkZone(next);
     await this.store.updateZone(id, { name: next.name, kind: next.kind, parentId: next.parentId });
+    this.changes.emit({ entity: 'zone', op: 'updated', orgId, id, before: zone, after: next });
     return next;
   }
 
   /** Refuses (InUseError) while zones, systems or devices are placed in the zone. */
   async deleteZone(orgId: string, id: string): Promise<boolean> {
-    if ((await this.getZone(orgId, id)) === undefined) return false;
+    const zone = await this.getZone(orgId, id);
+    if (zone === undefined) return false;
     if ((await this.store.listZones(orgId)).some((z) => z.parentId === id)) throw new InUseError('the zone has zones');
-    if ((await this.store.listSystems(orgId)).some((s) => s.zoneId === id))
+    if ((await this.store.listSystems(orgId)).some((s) => s.zoneIds.includes(id)))
       throw new InUseError('the zone has systems');
     if (await this.#anyDevice(orgId, (d) => d.zoneId === id)) throw new InUseError('devices are placed in the zone');
-    return this.store.deleteZone(id);
+    if (!(await this.store.deleteZone(id))) return false;
+    this.changes.emit({ entity: 'zone', op: 'deleted', orgId, id, before: zone, after: undefined });
+    return true;
   }
 
   async #checkZone(zone: Zone): Promise<void> {
@@ -284,11 +393,12 @@ export class EntityService {
       id: randomUUID(),
       orgId,
       name: input.name,
-      zoneId: input.zoneId ?? null,
+      zoneIds: [...new Set(input.zoneIds ?? [])],
       createdAt: Date.now(),
     };
-    await this.#checkPlacement(orgId, system.zoneId, undefined);
+    await this.#checkZones(orgId, system.zoneIds);
     await this.store.createSystem(system);
+    this.changes.emit({ entity: 'system', op: 'created', orgId, id: system.id, before: undefined, after: system });
     return system;
   }
 
@@ -298,18 +408,28 @@ export class EntityService {
     const next: DeviceSystem = {
       ...system,
       name: patch.name ?? system.name,
-      zoneId: patch.zoneId === undefined ? system.zoneId : patch.zoneId,
+      zoneIds: patch.zoneIds === undefined ? system.zoneIds : [...new Set(patch.zoneIds)],
     };
-    await this.#checkPlacement(orgId, next.zoneId, undefined);
-    await this.store.updateSystem(id, { name: next.name, zoneId: next.zoneId });
+    await this.#checkZones(orgId, next.zoneIds);
+    await this.store.updateSystem(id, { name: next.name, zoneIds: next.zoneIds });
+    this.changes.emit({ entity: 'system', op: 'updated', orgId, id, before: system, after: next });
     return next;
   }
 
   /** Refuses (InUseError) while devices are in the system. */
   async deleteSystem(orgId: string, id: string): Promise<boolean> {
-    if ((await this.getSystem(orgId, id)) === undefined) return false;
+    const system = await this.getSystem(orgId, id);
+    if (system === undefined) return false;
     if (await this.#anyDevice(orgId, (d) => d.systemId === id)) throw new InUseError('devices are in the system');
-    return this.store.deleteSystem(id);
+    if (!(await this.store.deleteSystem(id))) return false;
+    this.changes.emit({ entity: 'system', op: 'deleted', orgId, id, before: system, after: undefined });
+    return true;
+  }
+
+  async #checkZones(orgId: string, zoneIds: readonly string[]): Promise<void> {
+    for (const zoneId of zoneIds) {
+      if ((await this.getZone(orgId, zoneId)) === undefined) throw new NotFoundError(`zone ${zoneId}`);
+    }
   }
 
   // ---- profiles ----------------------------------------------------------------------------------------------
@@ -341,7 +461,9 @@ export class EntityService {
     } else {
       await this.store.updateProfile(id, changes);
     }
-    return { ...profile, ...changes };
+    const next: DeviceProfile = { ...profile, ...changes };
+    this.changes.emit({ entity: 'profile', op: 'updated', orgId, id, before: profile, after: next });
+    return next;
   }
 
   /** Refuses (InUseError) the default profile and a profile devices use. */
@@ -350,7 +472,9 @@ export class EntityService {
     if (profile === undefined) return false;
     if (profile.isDefault) throw new InUseError('the default profile cannot be deleted');
     if (await this.#anyDevice(orgId, (d) => d.profileId === id)) throw new InUseError('devices use the profile');
-    return this.store.deleteProfile(id);
+    if (!(await this.store.deleteProfile(id))) return false;
+    this.changes.emit({ entity: 'profile', op: 'deleted', orgId, id, before: profile, after: undefined });
+    return true;
   }
 
   // ---- devices -----------------------------------------------------------------------------------------------
@@ -386,12 +510,32 @@ export class EntityService {
       index: next.index,
       isGateway: next.isGateway,
     });
+    this.changes.emit({ entity: 'device', op: 'updated', orgId, id, before: device, after: next });
+    return next;
+  }
+
+  /**
+   * Moves a device into another organization (claiming and reclaiming): its zone and system belong to the old one, so
+   * it arrives unplaced. Answers the moved device, or undefined when it no longer exists.
+   */
+  async moveDevice(id: string, orgId: string): Promise<Device | undefined> {
+    const device = await this.store.getDevice(id);
+    if (device === undefined) return undefined;
+    // Profiles belong to an organization too: the device takes its new organization's default profile.
+    const profile = await this.defaultProfile(orgId);
+    const patch = { orgId, profileId: profile.id, zoneId: null, systemId: null, index: null };
+    if (!(await this.store.updateDevice(id, patch))) return undefined;
+    const next: Device = { ...device, ...patch };
+    this.changes.emit({ entity: 'device', op: 'updated', orgId, id, before: device, after: next });
     return next;
   }
 
   async deleteDevice(orgId: string, id: string): Promise<boolean> {
-    if ((await this.getDevice(orgId, id)) === undefined) return false;
-    return this.store.deleteDevice(id);
+    const device = await this.getDevice(orgId, id);
+    if (device === undefined) return false;
+    if (!(await this.store.deleteDevice(id))) return false;
+    this.changes.emit({ entity: 'device', op: 'deleted', orgId, id, before: device, after: undefined });
+    return true;
   }
 
   async getCredentials(orgId: string, deviceId: string): Promise<DeviceCredentials | undefined> {
@@ -427,10 +571,32 @@ export class EntityService {
   // ---- users and API keys ------------------------------------------------------------------------------------
   // Hashing happens in src/auth; these store what it produced.
 
-  /** Throws DuplicateError('username'): usernames are unique across the server. */
-  async createUser(orgId: string, input: { username: string; passwordHash: string; role: Role }): Promise<User> {
-    const user: User = { id: randomUUID(), orgId, username: input.username, role: input.role, createdAt: Date.now() };
+  /**
+   * Throws DuplicateError('username' | 'email' | 'user mqttId'): all three are unique across the server. The e-mail is
+   * stored lower-cased (logins compare it so).
+   */
+  async createUser(
+    orgId: string,
+    input: {
+      username: string;
+      passwordHash: string;
+      role: Role;
+      email?: string | null | undefined;
+      mqttId?: string | undefined;
+    },
+  ): Promise<User> {
+    if (input.mqttId !== undefined) checkMqttId(input.mqttId);
+    const user: User = {
+      id: randomUUID(),
+      orgId,
+      username: input.username,
+      email: normalizeEmail(input.email),
+      mqttId: input.mqttId ?? generateMqttId(),
+      role: input.role,
+      createdAt: Date.now(),
+    };
     await this.store.createUser({ ...user, passwordHash: input.passwordHash });
+    this.changes.emit({ entity: 'user', op: 'created', orgId, id: user.id, before: undefined, after: user });
     return user;
   }
 
@@ -446,17 +612,38 @@ export class EntityService {
   async updateUser(
     orgId: string,
     id: string,
-    patch: { role?: Role | undefined; passwordHash?: string | undefined },
+    patch: {
+      role?: Role | undefined;
+      passwordHash?: string | undefined;
+      email?: string | null | undefined;
+      mqttId?: string | undefined;
+    },
   ): Promise<User | undefined> {
     const user = await this.getUser(orgId, id);
     if (user === undefined) return undefined;
-    await this.store.updateUser(id, definedOnly(patch));
-    return { ...user, role: patch.role ?? user.role };
+    if (patch.mqttId !== undefined) checkMqttId(patch.mqttId);
+    const changes = definedOnly({
+      role: patch.role,
+      passwordHash: patch.passwordHash,
+      mqttId: patch.mqttId,
+      email: patch.email === undefined ? undefined : normalizeEmail(patch.email),
+    });
+    await this.store.updateUser(id, changes);
+    const next: User = {
+      ...user,
+      role: changes.role ?? user.role,
+      mqttId: changes.mqttId ?? user.mqttId,
+      email: changes.email === undefined ? user.email : changes.email,
+    };
+    this.changes.emit({ entity: 'user', op: 'updated', orgId, id, before: user, after: next });
+    return next;
   }
 
   async deleteUser(orgId: string, id: string): Promise<boolean> {
-    if ((await this.getUser(orgId, id)) === undefined) return false;
-    return this.store.deleteUser(id);
+    const user = await this.getUser(orgId, id);
+    if (user === undefined || !(await this.store.deleteUser(id))) return false;
+    this.changes.emit({ entity: 'user', op: 'deleted', orgId, id, before: user, after: undefined });
+    return true;
   }
 
   async createApiKey(
@@ -472,6 +659,7 @@ export class EntityService {
       createdAt: Date.now(),
     };
     await this.store.createApiKey({ ...key, keyHash: input.keyHash });
+    this.changes.emit({ entity: 'apiKey', op: 'created', orgId, id: key.id, before: undefined, after: key });
     return key;
   }
 
@@ -484,8 +672,10 @@ export class EntityService {
   }
 
   async deleteApiKey(orgId: string, id: string): Promise<boolean> {
-    if ((await this.getApiKey(orgId, id)) === undefined) return false;
-    return this.store.deleteApiKey(id);
+    const key = await this.getApiKey(orgId, id);
+    if (key === undefined || !(await this.store.deleteApiKey(id))) return false;
+    this.changes.emit({ entity: 'apiKey', op: 'deleted', orgId, id, before: key, after: undefined });
+    return true;
   }
 }
 
@@ -511,14 +701,28 @@ export function checkCredentials(credentials: DeviceCredentials): void {
   }
 }
 
-function publicUser(stored: User): User {
+/** A user as it leaves the store: without the password hash. */
+export function publicUser(stored: User): User {
   return {
     id: stored.id,
     orgId: stored.orgId,
     username: stored.username,
+    email: stored.email,
+    mqttId: stored.mqttId,
     role: stored.role,
     createdAt: stored.createdAt,
   };
+}
+
+/** E-mail addresses compare case-insensitively (logins), so they are stored lower-cased; empty = none. */
+export function normalizeEmail(email: string | null | undefined): string | null {
+  if (email === undefined || email === null) return null;
+  const trimmed = email.trim().toLowerCase();
+  if (trimmed.length === 0) return null;
+  if (trimmed.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(trimmed)) {
+    throw new InvalidEntityError('email must look like name@domain');
+  }
+  return trimmed;
 }
 
 function publicApiKey(stored: ApiKey): ApiKey {

@@ -18,10 +18,15 @@ export interface Organization {
   name: string;
   /** Telemetry and events older than this are deleted in the background; null = kept forever. */
   retentionDays: number | null;
+  /** The organization's MQTT id: the Medium One project id (`0/<mqttId>/…`). Unique; a valid topic level. */
+  mqttId: string;
   createdAt: number;
 }
 
-/** One level of the spatial hierarchy; `kind` is one of the configured levels (default building, level, area). */
+/**
+ * One level of the spatial hierarchy; `kind` (the HTTP API's `tier`) is one of the configured levels (default
+ * building, level, area; PlaceOS adds org and region).
+ */
 export interface Zone {
   id: string;
   orgId: string;
@@ -36,7 +41,8 @@ export interface DeviceSystem {
   id: string;
   orgId: string;
   name: string;
-  zoneId: string | null;
+  /** The zones the system is in (PlaceOS: a system's zones span its hierarchy, one per tier). */
+  zoneIds: string[];
   createdAt: number;
 }
 
@@ -80,6 +86,8 @@ export interface DeviceProfile {
   sendAckOnValidationFailure: boolean;
   /** The profile a device gets when none is named; one per organization. */
   isDefault: boolean;
+  /** The PlaceOS driver id this profile stands for (e.g. `dep-123`); null = the profile's id. */
+  driverId: string | null;
   createdAt: number;
 }
 
@@ -109,6 +117,10 @@ export interface User {
   id: string;
   orgId: string;
   username: string;
+  /** Lower-cased; unique. A CloudPlugs account login (with the user's password as master password). */
+  email: string | null;
+  /** The user's MQTT id: the Medium One user id (`0/<org mqttId>/<mqttId>/…`). Unique; a valid topic level. */
+  mqttId: string;
   role: Role;
   createdAt: number;
 }

@@ -26,6 +26,7 @@ import type {
   User,
   Zone,
 } from '../platform/model.js';
+import type { ModuleSchema, ModuleSql } from './platform/module-sql.js';
 
 /** A unique constraint was violated (a duplicate device name in an organization, a taken access token...). */
 export class DuplicateError extends Error {
@@ -144,8 +145,13 @@ export interface PlatformStore {
   // ---- organizations and the spatial model -------------------------------------------------------------------
   createOrganization(org: Organization): Promise<void>;
   getOrganization(id: string): Promise<Organization | undefined>;
+  getOrganizationByMqttId(mqttId: string): Promise<Organization | undefined>;
   listOrganizations(): Promise<Organization[]>;
-  updateOrganization(id: string, patch: Partial<Pick<Organization, 'name' | 'retentionDays'>>): Promise<boolean>;
+  /** Throws DuplicateError('organization mqttId'). */
+  updateOrganization(
+    id: string,
+    patch: Partial<Pick<Organization, 'name' | 'retentionDays' | 'mqttId'>>,
+  ): Promise<boolean>;
   /** Deletes the organization and everything in it. */
   deleteOrganization(id: string): Promise<boolean>;
 
@@ -158,7 +164,7 @@ export interface PlatformStore {
   createSystem(system: DeviceSystem): Promise<void>;
   getSystem(id: string): Promise<DeviceSystem | undefined>;
   listSystems(orgId: string): Promise<DeviceSystem[]>;
-  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneId'>>): Promise<boolean>;
+  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneIds'>>): Promise<boolean>;
   deleteSystem(id: string): Promise<boolean>;
 
   /** Throws DuplicateError('profile name') or DuplicateError('provision key'). */
@@ -194,12 +200,21 @@ export interface PlatformStore {
   findByCertificateHash(hash: string): Promise<DeviceWithCredentials | undefined>;
 
   // ---- users and API keys ------------------------------------------------------------------------------------
-  /** Usernames are unique across the server (login names). Throws DuplicateError('username'). */
+  /**
+   * Usernames, e-mails and MQTT ids are unique across the server (login names). Throws DuplicateError('username'),
+   * DuplicateError('email') or DuplicateError('user mqttId').
+   */
   createUser(user: StoredUser): Promise<void>;
   getUser(id: string): Promise<StoredUser | undefined>;
   getUserByUsername(username: string): Promise<StoredUser | undefined>;
+  /** `email` as stored: lower-cased. */
+  getUserByEmail(email: string): Promise<StoredUser | undefined>;
+  getUserByMqttId(mqttId: string): Promise<StoredUser | undefined>;
   listUsers(orgId: string): Promise<StoredUser[]>;
-  updateUser(id: string, patch: Partial<Pick<StoredUser, 'role' | 'passwordHash'>>): Promise<boolean>;
+  updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'role' | 'passwordHash' | 'email' | 'mqttId'>>,
+  ): Promise<boolean>;
   deleteUser(id: string): Promise<boolean>;
   countUsers(): Promise<number>;
 
@@ -234,6 +249,13 @@ export interface PlatformStore {
   listRpcs(deviceId: string, statuses: RpcStatus[]): Promise<Rpc[]>;
   updateRpc(id: string, patch: RpcPatch): Promise<boolean>;
 
+  // ---- dialect modules ---------------------------------------------------------------------------------------
+  /**
+   * Applies the module's pending migrations (recorded in `module_migrations`) and returns SQL access to the same
+   * database, for tables a dialect owns. Throws when the database holds a newer version than `schema` knows.
+   */
+  openModule(schema: ModuleSchema): Promise<ModuleSql>;
+
   // ---- housekeeping ------------------------------------------------------------------------------------------
   /**
    * Deletes at most `limit` telemetry points and events of the organization older than `beforeTs` (and events past
@@ -246,3 +268,4 @@ export interface PlatformStore {
 }
 
 export type { Role };
+export type { ModuleSchema, ModuleSql, ModuleStatement, SqlParam } from './platform/module-sql.js';

@@ -40,7 +40,22 @@ export function registerEntityTests(withStore: WithStore): void {
       assert.equal(await store.deleteOrganization('a'), true);
       assert.equal(await store.deleteOrganization('a'), false);
       assert.deepEqual(await store.listOrganizations(), [b]);
-      await rejectsDuplicate(store.createOrganization(b), 'organization id');
+      await rejectsDuplicate(store.createOrganization({ ...b, mqttId: 'fresh' }), 'organization id');
+    }));
+
+  test('organization MQTT ids are unique and find their organization', () =>
+    withStore(async (store) => {
+      await store.createOrganization(organization('a', { mqttId: 'projectA' }));
+      assert.equal((await store.getOrganizationByMqttId('projectA'))?.id, 'a');
+      assert.equal(await store.getOrganizationByMqttId('projecta'), undefined);
+      await rejectsDuplicate(
+        store.createOrganization(organization('b', { mqttId: 'projectA' })),
+        'organization mqttId',
+      );
+      await store.createOrganization(organization('b', { mqttId: 'projectB' }));
+      await rejectsDuplicate(store.updateOrganization('b', { mqttId: 'projectA' }), 'organization mqttId');
+      assert.equal(await store.updateOrganization('b', { mqttId: 'projectC' }), true);
+      assert.equal((await store.getOrganizationByMqttId('projectC'))?.id, 'b');
     }));
 
   test('zones and systems are kept per organization; deleting a zone unplaces what was in it', () =>
@@ -57,7 +72,7 @@ export function registerEntityTests(withStore: WithStore): void {
       assert.equal(await store.updateZone('z2', { name: 'Level 1', kind: 'area' }), true);
       assert.deepEqual(await store.getZone('z2'), { ...level, name: 'Level 1', kind: 'area' });
 
-      const system = { id: 's1', orgId: 'org', name: 'Room 101', zoneId: 'z2', createdAt };
+      const system = { id: 's1', orgId: 'org', name: 'Room 101', zoneIds: ['z1', 'z2'], createdAt };
       await store.createSystem(system);
       assert.deepEqual(await store.listSystems('org'), [system]);
       assert.deepEqual(await store.listSystems('other'), []);
@@ -66,7 +81,7 @@ export function registerEntityTests(withStore: WithStore): void {
 
       assert.equal(await store.deleteZone('z2'), true);
       assert.equal(await store.getZone('z2'), undefined);
-      assert.deepEqual(await store.getSystem('s1'), { ...system, name: 'Room 102', zoneId: null });
+      assert.deepEqual(await store.getSystem('s1'), { ...system, name: 'Room 102', zoneIds: ['z1'] });
       assert.equal((await store.getDevice('d1'))?.zoneId, null);
       assert.equal(await store.deleteSystem('s1'), true);
       assert.equal(await store.deleteSystem('s1'), false);
@@ -241,6 +256,25 @@ export function registerEntityTests(withStore: WithStore): void {
       assert.equal(await store.countUsers(), 1);
     }));
 
+  test('user e-mails and MQTT ids are unique across the server and find their user', () =>
+    withStore(async (store) => {
+      await store.createOrganization(organization('a'));
+      await store.createOrganization(organization('b'));
+      const ann = user('u1', 'a', { email: 'ann@example.com', mqttId: 'ann' });
+      await store.createUser(ann);
+      await store.createUser(user('u2', 'a'));
+      assert.deepEqual(await store.getUserByEmail('ann@example.com'), ann);
+      assert.deepEqual(await store.getUserByMqttId('ann'), ann);
+      assert.equal(await store.getUserByEmail('bob@example.com'), undefined);
+      await rejectsDuplicate(store.createUser(user('u3', 'b', { email: 'ann@example.com' })), 'email');
+      await rejectsDuplicate(store.createUser(user('u4', 'b', { mqttId: 'ann' })), 'user mqttId');
+      // Users without an e-mail do not collide with each other.
+      await store.createUser(user('u5', 'b'));
+      assert.equal(await store.updateUser('u2', { email: 'two@example.com', mqttId: 'two' }), true);
+      assert.equal((await store.getUserByEmail('two@example.com'))?.id, 'u2');
+      await rejectsDuplicate(store.updateUser('u5', { email: 'two@example.com' }), 'email');
+    }));
+
   test('API keys are found by hash, listed per organization and deleted', () =>
     withStore(async (store) => {
       await store.createOrganization(organization('a'));
@@ -262,7 +296,7 @@ export function registerEntityTests(withStore: WithStore): void {
       await seedOrganization(store, 'a', ['a1']);
       await seedOrganization(store, 'b', ['b1']);
       await store.createZone({ id: 'za', orgId: 'a', name: 'HQ', kind: 'building', parentId: null, createdAt });
-      await store.createSystem({ id: 'sa', orgId: 'a', name: 'S', zoneId: 'za', createdAt });
+      await store.createSystem({ id: 'sa', orgId: 'a', name: 'S', zoneIds: ['za'], createdAt });
       await store.createUser(user('ua', 'a'));
       await store.createApiKey(apiKey('ka', 'a'));
       await store.createUser(user('ub', 'b'));

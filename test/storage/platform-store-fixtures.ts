@@ -14,7 +14,7 @@ import type { DataBatch, NewDevice, PlatformStore, StoredApiKey, StoredUser } fr
 export const createdAt = 1_700_000_000_000;
 
 export function organization(id: string, overrides: Partial<Organization> = {}): Organization {
-  return { id, name: `Org ${id}`, retentionDays: null, createdAt, ...overrides };
+  return { id, name: `Org ${id}`, retentionDays: null, mqttId: `mqtt-${id}`, createdAt, ...overrides };
 }
 
 export function profile(id: string, orgId: string, overrides: Partial<DeviceProfile> = {}): DeviceProfile {
@@ -27,6 +27,7 @@ export function profile(id: string, orgId: string, overrides: Partial<DeviceProf
     provisioning: null,
     sendAckOnValidationFailure: false,
     isDefault: false,
+    driverId: null,
     createdAt,
     ...overrides,
   };
@@ -65,6 +66,8 @@ export function user(id: string, orgId: string, overrides: Partial<StoredUser> =
     id,
     orgId,
     username: `user-${id}`,
+    email: null,
+    mqttId: `mqtt-user-${id}`,
     role: 'operator',
     passwordHash: `scrypt$${id}`,
     createdAt,

@@ -69,7 +69,7 @@ describe('PostgresPlatformStore', skipReason === undefined ? {} : { skip: skipRe
       const { rows } = await admin!.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations`);
       assert.deepEqual(
         rows.map((row) => row.version),
-        [1],
+        [1, 2],
       );
       // Both stores work on the same tables.
       await seedOrganization(stores[0], 'org', ['d1']);
@@ -94,7 +94,7 @@ describe('PostgresPlatformStore', skipReason === undefined ? {} : { skip: skipRe
     try {
       assert.deepEqual(await second.latestTelemetry('d1'), [{ key: 't', ts: 1, value: [1, 'a'] }]);
       const { rows } = await admin!.query<{ count: string }>(`SELECT count(*) FROM ${schema}.schema_migrations`);
-      assert.equal(rows[0]?.count, '1');
+      assert.equal(rows[0]?.count, '2');
     } finally {
       await second.close();
       await dropSchema(schema);

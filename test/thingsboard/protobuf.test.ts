@@ -42,6 +42,7 @@ function profileWith(schemas: DeviceProfile['protoSchemas'], id = 'profile-1'): 
     provisioning: null,
     sendAckOnValidationFailure: false,
     isDefault: false,
+    driverId: null,
     createdAt: 0,
   };
 }

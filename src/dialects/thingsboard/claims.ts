@@ -105,11 +105,7 @@ export class ClaimService {
 
   async #moveTo(device: Device, orgId: string): Promise<Device> {
     if (device.orgId === orgId) return device;
-    // Profiles belong to an organization: the device takes its new organization's default profile.
-    const profile = await this.#platform.entities.defaultProfile(orgId);
-    const patch = { orgId, profileId: profile.id, zoneId: null, systemId: null, index: null };
-    await this.#platform.store.updateDevice(device.id, patch);
-    const moved: Device = { ...device, ...patch };
+    const moved = (await this.#platform.entities.moveDevice(device.id, orgId)) ?? { ...device, orgId };
     this.#onOwnerChanged(moved);
     return moved;
   }

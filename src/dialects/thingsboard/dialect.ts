@@ -24,11 +24,14 @@ import {
   authenticateThingsboardDevice,
   type CertificateProvisioner,
   isDeviceIdentity,
+  isProvisionConnect,
   isProvisionIdentity,
+  isThingsboardIdentity,
   noCredentialsReason,
   type ThingsboardAuthOutcome,
   type ThingsboardDeviceIdentity,
 } from './auth.js';
+import type { AuthStep, Dialect } from '../dialect.js';
 import { ClaimService } from './claims.js';
 import { claimsHttpPlugin } from './claims-http.js';
 import { DeviceSession } from './device-session.js';
@@ -80,6 +83,14 @@ export interface ThingsboardDialect {
   readonly claims: ClaimService;
   /** The device credential steps alone (not `provision`), for a server that composes several dialects' steps. */
   authenticateDevice: (request: ConnectRequest) => Promise<ThingsboardAuthOutcome>;
+  /** The dialect for `composeDialects` (src/dialects/router.ts): the same hooks, minus authentication. */
+  readonly dialect: Dialect;
+  /**
+   * The two credential steps, for their places in the server's order (choices.md "Who connects"): `provision`
+   * (step 1) and `devices` (steps 5 and 6: client-id-only credentials, access tokens, basic credentials, X.509); each
+   * answers undefined for credentials that are not its kind (no credentials at all, for `devices`).
+   */
+  readonly authSteps: { provision: AuthStep; devices: AuthStep };
 }
 
 /** Builds the dialect; it registers `getSessionLimits` with the platform's client-side RPC registry. */
@@ -228,6 +239,32 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     },
   };
 
+  const authenticateDevices: AuthStep = async (request) => {
+    const outcome = await authenticateThingsboardDevice(platform.store, request, byCertificate);
+    switch (outcome.outcome) {
+      case 'device':
+      case 'provision':
+        return { ok: true, identity: outcome.identity };
+      case 'none':
+        return undefined;
+      case 'refused':
+        return { ok: false, reasonCode: outcome.reasonCode };
+    }
+  };
+  const dialect: Dialect = {
+    name: 'thingsboard',
+    ownsIdentity: isThingsboardIdentity,
+    ownsTopic: isThingsboardNamespace,
+    authorizePublish: hooks.authorizePublish,
+    authorizeSubscribe: hooks.authorizeSubscribe,
+    onMessage: hooks.onMessage,
+    onClientConnected: hooks.onClientConnected,
+    onClientDisconnected: hooks.onClientDisconnected,
+    attach: (attached) => {
+      broker = attached;
+    },
+  };
+
   const httpDeps = {
     platform,
     claims,
@@ -246,6 +283,11 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     claimsHttpPlugin: claimsHttpPlugin({ claims }),
     claims,
     authenticateDevice: (request) => authenticateThingsboardDevice(platform.store, request, byCertificate),
+    dialect,
+    authSteps: {
+      provision: (request) => (isProvisionConnect(request) ? { ok: true, identity: { kind: 'provision' } } : undefined),
+      devices: authenticateDevices,
+    },
   };
 }
 

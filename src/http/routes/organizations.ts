@@ -12,9 +12,16 @@ import { AUTHED_ERRORS, errors, IdParams, Name, Nullable, Organization, User } f
 import type { RouteContext } from './context.js';
 
 const Retention = Nullable(Type.Integer({ minimum: 1, maximum: 36_500, description: 'Days; null keeps data forever' }));
+const MqttId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[^/+#\\u0000-\\u001f]+$',
+  description: 'The Medium One project id (one topic level); generated when absent',
+});
 const CreateBody = Type.Object({
   name: Name,
   retentionDays: Type.Optional(Retention),
+  mqttId: Type.Optional(MqttId),
   admin: Type.Optional(
     Type.Object(
       { username: Name, password: Type.String({ minLength: 8, maxLength: 1024 }) },
@@ -22,7 +29,11 @@ const CreateBody = Type.Object({
     ),
   ),
 });
-const UpdateBody = Type.Object({ name: Type.Optional(Name), retentionDays: Type.Optional(Retention) });
+const UpdateBody = Type.Object({
+  name: Type.Optional(Name),
+  retentionDays: Type.Optional(Retention),
+  mqttId: Type.Optional(MqttId),
+});
 const Created = Type.Object({ ...Organization.properties, admin: Type.Optional(User) });
 
 /** Whether the caller may see or change organization `id`. */
@@ -82,12 +93,12 @@ export function organizationRoutes(app: FastifyInstance, { platform, auth }: Rou
       if (!caller.isServerAdmin) {
         throw new HttpError(HttpErrorCode.Forbidden, 'only admins of the server organization create organizations');
       }
-      const { name, retentionDays, admin } = request.body;
+      const { name, retentionDays, admin, mqttId } = request.body;
       // The username is checked first so a taken one does not leave an organization behind without its admin.
       if (admin !== undefined && (await store.getUserByUsername(admin.username)) !== undefined) {
         throw new HttpError(HttpErrorCode.Duplicate, 'username already exists');
       }
-      const org = await entities.createOrganization({ name, retentionDays: retentionDays ?? null });
+      const org = await entities.createOrganization({ name, retentionDays: retentionDays ?? null, mqttId });
       const user =
         admin === undefined
           ? undefined
@@ -112,11 +123,8 @@ export function organizationRoutes(app: FastifyInstance, { platform, auth }: Rou
       const caller = callerOf(request);
       const { id } = request.params;
       if (!canReach(caller, id) || (await store.getOrganization(id)) === undefined) throw notFound('organization');
-      const { name, retentionDays } = request.body;
-      await entities.updateOrganization(id, {
-        ...(name === undefined ? {} : { name }),
-        ...(retentionDays === undefined ? {} : { retentionDays }),
-      });
+      const { name, retentionDays, mqttId } = request.body;
+      await entities.updateOrganization(id, { name, retentionDays, mqttId });
       const updated = await store.getOrganization(id);
       if (updated === undefined) throw notFound('organization');
       return updated;

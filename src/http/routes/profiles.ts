@@ -28,6 +28,9 @@ const fields = {
   provisioning: Type.Optional(Nullable(ProvisioningSettings)),
   sendAckOnValidationFailure: Type.Optional(Type.Boolean()),
   isDefault: Type.Optional(Type.Boolean({ description: 'Devices created without a profile get this one' })),
+  driverId: Type.Optional(
+    Nullable(Type.String({ minLength: 1, maxLength: 255, description: 'The PlaceOS driver id, e.g. dep-123' })),
+  ),
 };
 const CreateBody = Type.Object({ name: Name, ...fields });
 const UpdateBody = Type.Object({ name: Type.Optional(Name), ...fields });

@@ -7,20 +7,44 @@ import { Type, type Static } from 'typebox';
 import { hasRole } from '../../auth/index.js';
 import { callerOf, requireRole } from '../auth-hook.js';
 import { HttpError, HttpErrorCode, notFound } from '../errors.js';
-import { ApiKey, AUTHED_ERRORS, CreatedApiKey, errors, IdParams, Name, RoleSchema, User } from '../schemas.js';
+import {
+  ApiKey,
+  AUTHED_ERRORS,
+  CreatedApiKey,
+  errors,
+  IdParams,
+  Name,
+  Nullable,
+  RoleSchema,
+  User,
+} from '../schemas.js';
 import type { RouteContext } from './context.js';
 import { throwNotFound } from './zones.js';
 
 const Password = Type.String({ minLength: 8, maxLength: 1024 });
+const Email = Type.String({ maxLength: 254, description: 'Unique; also a CloudPlugs account login' });
+const MqttId = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[^/+#\\u0000-\\u001f]+$',
+  description: 'The Medium One user id (one topic level); generated when absent',
+});
 const CreateUser = Type.Object({
   username: Name,
   password: Password,
   role: RoleSchema,
+  email: Type.Optional(Nullable(Email)),
+  mqttId: Type.Optional(MqttId),
   orgId: Type.Optional(
     Type.String({ description: 'Admins of the server organization may create users in another organization' }),
   ),
 });
-const UpdateUser = Type.Object({ role: Type.Optional(RoleSchema), password: Type.Optional(Password) });
+const UpdateUser = Type.Object({
+  role: Type.Optional(RoleSchema),
+  password: Type.Optional(Password),
+  email: Type.Optional(Nullable(Email)),
+  mqttId: Type.Optional(MqttId),
+});
 const CreateKey = Type.Object({ name: Name, role: RoleSchema });
 
 export function userRoutes(app: FastifyInstance, { platform, auth }: RouteContext): void {
@@ -50,8 +74,8 @@ export function userRoutes(app: FastifyInstance, { platform, auth }: RouteContex
       if (orgId !== caller.orgId && (!caller.isServerAdmin || (await store.getOrganization(orgId)) === undefined)) {
         throw notFound('organization');
       }
-      const { username, password, role } = request.body;
-      const user = await auth.createUser(orgId, { username, password, role });
+      const { username, password, role, email, mqttId } = request.body;
+      const user = await auth.createUser(orgId, { username, password, role, email, mqttId });
       return reply.code(201).send(user);
     },
   );
@@ -72,7 +96,9 @@ export function userRoutes(app: FastifyInstance, { platform, auth }: RouteContex
       const caller = callerOf(request);
       const { id } = request.params;
       const isSelf = caller.kind === 'user' && caller.id === id;
-      if (!(isSelf && request.body.role === undefined)) requireRole(caller, 'admin');
+      const { role, email, mqttId } = request.body;
+      const isOwnPasswordOnly = isSelf && role === undefined && email === undefined && mqttId === undefined;
+      if (!isOwnPasswordOnly) requireRole(caller, 'admin');
       if (isSelf && request.body.role !== undefined && request.body.role !== 'admin') {
         // The last word on roles stays with another admin: an admin cannot lock itself out by accident.
         throw new HttpError(HttpErrorCode.InvalidRequest, 'admins cannot change their own role');

@@ -28,10 +28,17 @@ export interface OrganizationRow {
   id: string;
   name: string;
   retention_days: number | null;
+  mqtt_id: string;
   created_at: number;
 }
 export function toOrganization(row: OrganizationRow): Organization {
-  return { id: row.id, name: row.name, retentionDays: row.retention_days, createdAt: row.created_at };
+  return {
+    id: row.id,
+    name: row.name,
+    retentionDays: row.retention_days,
+    mqttId: row.mqtt_id,
+    createdAt: row.created_at,
+  };
 }
 
 export interface ZoneRow {
@@ -57,11 +64,24 @@ export interface SystemRow {
   id: string;
   org_id: string;
   name: string;
-  zone_id: string | null;
+  zone_ids: string;
   created_at: number;
 }
 export function toSystem(row: SystemRow): DeviceSystem {
-  return { id: row.id, orgId: row.org_id, name: row.name, zoneId: row.zone_id, createdAt: row.created_at };
+  return {
+    id: row.id,
+    orgId: row.org_id,
+    name: row.name,
+    zoneIds: JSON.parse(row.zone_ids) as string[],
+    createdAt: row.created_at,
+  };
+}
+
+/** The assignments of a system update. */
+export function systemAssignments(patch: Partial<Pick<DeviceSystem, 'name' | 'zoneIds'>>): [string, SqlValue][] {
+  const out = assignments(patch, { name: 'name' });
+  if (patch.zoneIds !== undefined) out.push(['zone_ids', JSON.stringify(patch.zoneIds)]);
+  return out;
 }
 
 export interface ProfileRow {
@@ -73,6 +93,7 @@ export interface ProfileRow {
   provisioning: string | null;
   send_ack_on_validation_failure: SqlBoolean;
   is_default: SqlBoolean;
+  driver_id: string | null;
   created_at: number;
 }
 export function toProfile(row: ProfileRow): DeviceProfile {
@@ -85,6 +106,7 @@ export function toProfile(row: ProfileRow): DeviceProfile {
     provisioning: row.provisioning === null ? null : (JSON.parse(row.provisioning) as DeviceProfile['provisioning']),
     sendAckOnValidationFailure: Boolean(row.send_ack_on_validation_failure),
     isDefault: Boolean(row.is_default),
+    driverId: row.driver_id,
     createdAt: row.created_at,
   };
 }
@@ -101,6 +123,7 @@ export function profileValues(profile: DeviceProfile): SqlValue[] {
     profile.provisioning?.key ?? null,
     profile.sendAckOnValidationFailure,
     profile.isDefault,
+    profile.driverId,
     profile.createdAt,
   ];
 }
@@ -114,6 +137,7 @@ export const profileColumns = [
   'provision_key',
   'send_ack_on_validation_failure',
   'is_default',
+  'driver_id',
   'created_at',
 ] as const;
 
@@ -126,6 +150,7 @@ export function profileAssignments(
     payloadType: 'payload_type',
     sendAckOnValidationFailure: 'send_ack_on_validation_failure',
     isDefault: 'is_default',
+    driverId: 'driver_id',
   });
   if (patch.protoSchemas !== undefined) out.push(['proto_schemas', JSON.stringify(patch.protoSchemas)]);
   if (patch.provisioning !== undefined) {
@@ -220,6 +245,8 @@ export interface UserRow {
   id: string;
   org_id: string;
   username: string;
+  email: string | null;
+  mqtt_id: string;
   role: string;
   password_hash: string;
   created_at: number;
@@ -229,6 +256,8 @@ export function toUser(row: UserRow): StoredUser {
     id: row.id,
     orgId: row.org_id,
     username: row.username,
+    email: row.email,
+    mqttId: row.mqtt_id,
     role: row.role as Role,
     passwordHash: row.password_hash,
     createdAt: row.created_at,

@@ -183,7 +183,30 @@ CREATE TABLE rpcs (
 CREATE INDEX rpcs_device_created_at ON rpcs (device_seq, created_at);
 `;
 
-const MIGRATIONS: readonly string[] = [schemaV1];
+/** Version 2: as the SQLite schema's version 2 (sqlite-platform-schema.ts). */
+const schemaV2 = `
+ALTER TABLE organizations ADD COLUMN mqtt_id text;
+UPDATE organizations SET mqtt_id = substr(md5(random()::text || id), 1, 16);
+CREATE UNIQUE INDEX organizations_mqtt_id ON organizations (mqtt_id);
+
+ALTER TABLE users ADD COLUMN email text;
+CREATE UNIQUE INDEX users_email ON users (email);
+ALTER TABLE users ADD COLUMN mqtt_id text;
+UPDATE users SET mqtt_id = substr(md5(random()::text || id), 1, 16);
+CREATE UNIQUE INDEX users_mqtt_id ON users (mqtt_id);
+
+ALTER TABLE systems ADD COLUMN zone_ids text NOT NULL DEFAULT '[]';
+UPDATE systems SET zone_ids = json_build_array(zone_id)::text WHERE zone_id IS NOT NULL;
+
+ALTER TABLE profiles ADD COLUMN driver_id text;
+
+CREATE TABLE module_migrations (
+  module text PRIMARY KEY,
+  version integer NOT NULL
+);
+`;
+
+const MIGRATIONS: readonly string[] = [schemaV1, schemaV2];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

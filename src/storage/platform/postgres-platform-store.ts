@@ -66,8 +66,10 @@ import {
   type SystemRow,
   type UserRow,
   type ZoneRow,
+  systemAssignments,
 } from './platform-rows.js';
 import { PostgresDeviceData, type Queryable } from './postgres-device-data.js';
+import { openPostgresModule, type ModuleSchema, type ModuleSql } from './module-sql.js';
 import { migrate } from './postgres-platform-schema.js';
 
 /** Options of `PostgresPlatformStore.open`. */
@@ -196,18 +198,29 @@ export class PostgresPlatformStore implements PlatformStore {
   // ---- organizations and the spatial model -------------------------------------------------------------------
 
   async createOrganization(org: Organization): Promise<void> {
-    const columns = ['id', 'name', 'retention_days', 'created_at'];
-    await this.#insert('organizations', columns, [org.id, org.name, org.retentionDays, org.createdAt]);
+    const columns = ['id', 'name', 'retention_days', 'mqtt_id', 'created_at'];
+    await this.#insert('organizations', columns, [org.id, org.name, org.retentionDays, org.mqttId, org.createdAt]);
   }
   async getOrganization(id: string): Promise<Organization | undefined> {
     const row = await this.#get<OrganizationRow>('SELECT * FROM organizations WHERE id = $1', id);
     return row && toOrganization(row);
   }
+  async getOrganizationByMqttId(mqttId: string): Promise<Organization | undefined> {
+    const row = await this.#get<OrganizationRow>('SELECT * FROM organizations WHERE mqtt_id = $1', mqttId);
+    return row && toOrganization(row);
+  }
   async listOrganizations(): Promise<Organization[]> {
     return (await this.#all<OrganizationRow>('SELECT * FROM organizations ORDER BY name, id')).map(toOrganization);
   }
-  updateOrganization(id: string, patch: Partial<Pick<Organization, 'name' | 'retentionDays'>>): Promise<boolean> {
-    return this.#update('organizations', id, assignments(patch, { name: 'name', retentionDays: 'retention_days' }));
+  updateOrganization(
+    id: string,
+    patch: Partial<Pick<Organization, 'name' | 'retentionDays' | 'mqttId'>>,
+  ): Promise<boolean> {
+    return this.#update(
+      'organizations',
+      id,
+      assignments(patch, { name: 'name', retentionDays: 'retention_days', mqttId: 'mqtt_id' }),
+    );
   }
   deleteOrganization(id: string): Promise<boolean> {
     return this.#transaction(async (client) => {
@@ -245,12 +258,28 @@ export class PostgresPlatformStore implements PlatformStore {
     return this.#update('zones', id, assignments(patch, { name: 'name', kind: 'kind', parentId: 'parent_id' }));
   }
   deleteZone(id: string): Promise<boolean> {
-    return this.#delete('zones', id);
+    return this.#transaction(async (client) => {
+      // Systems keep their zones as a JSON list, which no foreign key can unplace: the zone is taken out here.
+      await client.query(
+        `UPDATE systems SET zone_ids = (
+           SELECT coalesce(json_agg(zone), '[]'::json)::text FROM json_array_elements_text(zone_ids::json) AS zone
+           WHERE zone <> $1)
+         WHERE zone_ids::jsonb ? $1`,
+        [id],
+      );
+      return ((await client.query('DELETE FROM zones WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    });
   }
 
   async createSystem(system: DeviceSystem): Promise<void> {
-    const columns = ['id', 'org_id', 'name', 'zone_id', 'created_at'];
-    await this.#insert('systems', columns, [system.id, system.orgId, system.name, system.zoneId, system.createdAt]);
+    const columns = ['id', 'org_id', 'name', 'zone_ids', 'created_at'];
+    await this.#insert('systems', columns, [
+      system.id,
+      system.orgId,
+      system.name,
+      JSON.stringify(system.zoneIds),
+      system.createdAt,
+    ]);
   }
   async getSystem(id: string): Promise<DeviceSystem | undefined> {
     const row = await this.#get<SystemRow>('SELECT * FROM systems WHERE id = $1', id);
@@ -260,8 +289,8 @@ export class PostgresPlatformStore implements PlatformStore {
     const rows = await this.#all<SystemRow>('SELECT * FROM systems WHERE org_id = $1 ORDER BY name, id', orgId);
     return rows.map(toSystem);
   }
-  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneId'>>): Promise<boolean> {
-    return this.#update('systems', id, assignments(patch, { name: 'name', zoneId: 'zone_id' }));
+  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneIds'>>): Promise<boolean> {
+    return this.#update('systems', id, systemAssignments(patch));
   }
   deleteSystem(id: string): Promise<boolean> {
     return this.#delete('systems', id);
@@ -414,11 +443,13 @@ export class PostgresPlatformStore implements PlatformStore {
   // ---- users and API keys ------------------------------------------------------------------------------------
 
   async createUser(user: StoredUser): Promise<void> {
-    const columns = ['id', 'org_id', 'username', 'role', 'password_hash', 'created_at'];
+    const columns = ['id', 'org_id', 'username', 'email', 'mqtt_id', 'role', 'password_hash', 'created_at'];
     await this.#insert('users', columns, [
       user.id,
       user.orgId,
       user.username,
+      user.email,
+      user.mqttId,
       user.role,
       user.passwordHash,
       user.createdAt,
@@ -432,11 +463,26 @@ export class PostgresPlatformStore implements PlatformStore {
     const row = await this.#get<UserRow>('SELECT * FROM users WHERE username = $1', username);
     return row && toUser(row);
   }
+  async getUserByEmail(email: string): Promise<StoredUser | undefined> {
+    const row = await this.#get<UserRow>('SELECT * FROM users WHERE email = $1', email);
+    return row && toUser(row);
+  }
+  async getUserByMqttId(mqttId: string): Promise<StoredUser | undefined> {
+    const row = await this.#get<UserRow>('SELECT * FROM users WHERE mqtt_id = $1', mqttId);
+    return row && toUser(row);
+  }
   async listUsers(orgId: string): Promise<StoredUser[]> {
     return (await this.#all<UserRow>('SELECT * FROM users WHERE org_id = $1 ORDER BY username', orgId)).map(toUser);
   }
-  updateUser(id: string, patch: Partial<Pick<StoredUser, 'role' | 'passwordHash'>>): Promise<boolean> {
-    return this.#update('users', id, assignments(patch, { role: 'role', passwordHash: 'password_hash' }));
+  updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'role' | 'passwordHash' | 'email' | 'mqttId'>>,
+  ): Promise<boolean> {
+    return this.#update(
+      'users',
+      id,
+      assignments(patch, { role: 'role', passwordHash: 'password_hash', email: 'email', mqttId: 'mqtt_id' }),
+    );
   }
   deleteUser(id: string): Promise<boolean> {
     return this.#delete('users', id);
@@ -528,6 +574,10 @@ export class PostgresPlatformStore implements PlatformStore {
 
   deleteExpired(orgId: string, beforeTs: number, limit: number, nowMs: number = Date.now()): Promise<number> {
     return this.#transaction((client) => this.#data.deleteExpired(client, orgId, beforeTs, limit, nowMs));
+  }
+
+  openModule(schema: ModuleSchema): Promise<ModuleSql> {
+    return openPostgresModule(this.#pool, schema);
   }
 
   close(): Promise<void> {

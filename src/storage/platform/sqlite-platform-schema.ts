@@ -191,7 +191,35 @@ CREATE TABLE rpcs (
 CREATE INDEX rpcs_device_created_at ON rpcs (device_seq, created_at);
 `;
 
-const MIGRATIONS: readonly string[] = [schemaV1];
+/**
+ * Version 2: the fields the CloudPlugs, Medium One and PlaceOS dialects need on core entities (organization and user
+ * MQTT ids, user e-mail, a system's zones, a profile's driver id), and `module_migrations`, the version of each
+ * module's own tables (module-store.ts). Existing organizations and users get generated MQTT ids. `systems.zone_id`
+ * is kept but no longer written: `zone_ids` (a JSON array) replaces it.
+ */
+const schemaV2 = `
+ALTER TABLE organizations ADD COLUMN mqtt_id TEXT;
+UPDATE organizations SET mqtt_id = lower(hex(randomblob(8)));
+CREATE UNIQUE INDEX organizations_mqtt_id ON organizations (mqtt_id);
+
+ALTER TABLE users ADD COLUMN email TEXT;
+CREATE UNIQUE INDEX users_email ON users (email);
+ALTER TABLE users ADD COLUMN mqtt_id TEXT;
+UPDATE users SET mqtt_id = lower(hex(randomblob(8)));
+CREATE UNIQUE INDEX users_mqtt_id ON users (mqtt_id);
+
+ALTER TABLE systems ADD COLUMN zone_ids TEXT NOT NULL DEFAULT '[]';
+UPDATE systems SET zone_ids = json_array(zone_id) WHERE zone_id IS NOT NULL;
+
+ALTER TABLE profiles ADD COLUMN driver_id TEXT;
+
+CREATE TABLE module_migrations (
+  module TEXT PRIMARY KEY,
+  version INTEGER NOT NULL
+) STRICT;
+`;
+
+const MIGRATIONS: readonly string[] = [schemaV1, schemaV2];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

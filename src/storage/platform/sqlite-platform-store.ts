@@ -66,7 +66,9 @@ import {
   type SystemRow,
   type UserRow,
   type ZoneRow,
+  systemAssignments,
 } from './platform-rows.js';
+import { openSqliteModule, type ModuleSchema, type ModuleSql } from './module-sql.js';
 import { migrate } from './sqlite-platform-schema.js';
 import { WalCheckpointer } from '../wal-checkpointer.js';
 import { SqliteDeviceData } from './sqlite-device-data.js';
@@ -195,8 +197,8 @@ export class SqlitePlatformStore implements PlatformStore {
 
   createOrganization(org: Organization): Promise<void> {
     return settle(() => {
-      const columns = ['id', 'name', 'retention_days', 'created_at'];
-      this.#insert('organizations', columns, [org.id, org.name, org.retentionDays, org.createdAt]);
+      const columns = ['id', 'name', 'retention_days', 'mqtt_id', 'created_at'];
+      this.#insert('organizations', columns, [org.id, org.name, org.retentionDays, org.mqttId, org.createdAt]);
     });
   }
   getOrganization(id: string): Promise<Organization | undefined> {
@@ -205,14 +207,23 @@ export class SqlitePlatformStore implements PlatformStore {
       return row && toOrganization(row);
     });
   }
+  getOrganizationByMqttId(mqttId: string): Promise<Organization | undefined> {
+    return settle(() => {
+      const row = this.#get<OrganizationRow>('SELECT * FROM organizations WHERE mqtt_id = ?', mqttId);
+      return row && toOrganization(row);
+    });
+  }
   listOrganizations(): Promise<Organization[]> {
     return settle(() =>
       this.#all<OrganizationRow>('SELECT * FROM organizations ORDER BY name, id').map(toOrganization),
     );
   }
-  updateOrganization(id: string, patch: Partial<Pick<Organization, 'name' | 'retentionDays'>>): Promise<boolean> {
+  updateOrganization(
+    id: string,
+    patch: Partial<Pick<Organization, 'name' | 'retentionDays' | 'mqttId'>>,
+  ): Promise<boolean> {
     return settle(() => {
-      const set = assignments(patch, { name: 'name', retentionDays: 'retention_days' });
+      const set = assignments(patch, { name: 'name', retentionDays: 'retention_days', mqttId: 'mqtt_id' });
       return this.#update('organizations', id, set);
     });
   }
@@ -252,13 +263,29 @@ export class SqlitePlatformStore implements PlatformStore {
     });
   }
   deleteZone(id: string): Promise<boolean> {
-    return settle(() => this.#delete('zones', id));
+    return settle(() =>
+      this.#transaction(() => {
+        // Systems keep their zones as a JSON list, which no foreign key can unplace: the zone is taken out here.
+        this.#run(
+          `UPDATE systems SET zone_ids = (SELECT json_group_array(value) FROM json_each(systems.zone_ids) WHERE value <> ?)
+           WHERE EXISTS (SELECT 1 FROM json_each(systems.zone_ids) WHERE value = ?)`,
+          [id, id],
+        );
+        return this.#delete('zones', id);
+      }),
+    );
   }
 
   createSystem(system: DeviceSystem): Promise<void> {
     return settle(() => {
-      const columns = ['id', 'org_id', 'name', 'zone_id', 'created_at'];
-      this.#insert('systems', columns, [system.id, system.orgId, system.name, system.zoneId, system.createdAt]);
+      const columns = ['id', 'org_id', 'name', 'zone_ids', 'created_at'];
+      this.#insert('systems', columns, [
+        system.id,
+        system.orgId,
+        system.name,
+        JSON.stringify(system.zoneIds),
+        system.createdAt,
+      ]);
     });
   }
   getSystem(id: string): Promise<DeviceSystem | undefined> {
@@ -273,8 +300,8 @@ export class SqlitePlatformStore implements PlatformStore {
       return rows.map(toSystem);
     });
   }
-  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneId'>>): Promise<boolean> {
-    return settle(() => this.#update('systems', id, assignments(patch, { name: 'name', zoneId: 'zone_id' })));
+  updateSystem(id: string, patch: Partial<Pick<DeviceSystem, 'name' | 'zoneIds'>>): Promise<boolean> {
+    return settle(() => this.#update('systems', id, systemAssignments(patch)));
   }
   deleteSystem(id: string): Promise<boolean> {
     return settle(() => this.#delete('systems', id));
@@ -440,8 +467,17 @@ export class SqlitePlatformStore implements PlatformStore {
 
   createUser(user: StoredUser): Promise<void> {
     return settle(() => {
-      const columns = ['id', 'org_id', 'username', 'role', 'password_hash', 'created_at'];
-      const values = [user.id, user.orgId, user.username, user.role, user.passwordHash, user.createdAt];
+      const columns = ['id', 'org_id', 'username', 'email', 'mqtt_id', 'role', 'password_hash', 'created_at'];
+      const values = [
+        user.id,
+        user.orgId,
+        user.username,
+        user.email,
+        user.mqttId,
+        user.role,
+        user.passwordHash,
+        user.createdAt,
+      ];
       this.#insert('users', columns, values);
     });
   }
@@ -457,13 +493,34 @@ export class SqlitePlatformStore implements PlatformStore {
       return row && toUser(row);
     });
   }
+  getUserByEmail(email: string): Promise<StoredUser | undefined> {
+    return settle(() => {
+      const row = this.#get<UserRow>('SELECT * FROM users WHERE email = ?', email);
+      return row && toUser(row);
+    });
+  }
+  getUserByMqttId(mqttId: string): Promise<StoredUser | undefined> {
+    return settle(() => {
+      const row = this.#get<UserRow>('SELECT * FROM users WHERE mqtt_id = ?', mqttId);
+      return row && toUser(row);
+    });
+  }
   listUsers(orgId: string): Promise<StoredUser[]> {
     return settle(() =>
       this.#all<UserRow>('SELECT * FROM users WHERE org_id = ? ORDER BY username', orgId).map(toUser),
     );
   }
-  updateUser(id: string, patch: Partial<Pick<StoredUser, 'role' | 'passwordHash'>>): Promise<boolean> {
-    return settle(() => this.#update('users', id, assignments(patch, { role: 'role', passwordHash: 'password_hash' })));
+  updateUser(
+    id: string,
+    patch: Partial<Pick<StoredUser, 'role' | 'passwordHash' | 'email' | 'mqttId'>>,
+  ): Promise<boolean> {
+    return settle(() =>
+      this.#update(
+        'users',
+        id,
+        assignments(patch, { role: 'role', passwordHash: 'password_hash', email: 'email', mqttId: 'mqtt_id' }),
+      ),
+    );
   }
   deleteUser(id: string): Promise<boolean> {
     return settle(() => this.#delete('users', id));
@@ -571,6 +628,10 @@ export class SqlitePlatformStore implements PlatformStore {
 
   deleteExpired(orgId: string, beforeTs: number, limit: number, nowMs: number = Date.now()): Promise<number> {
     return settle(() => this.#data.deleteExpired(orgId, beforeTs, limit, nowMs));
+  }
+
+  openModule(schema: ModuleSchema): Promise<ModuleSql> {
+    return settle(() => openSqliteModule(this.#db, schema));
   }
 
   async close(): Promise<void> {
