@@ -8,6 +8,7 @@ import { ConfigError, type Config } from './config/index.js';
 import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
+import { createCloudplugsDialect, type CloudplugsDialect } from './dialects/cloudplugs/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
@@ -69,14 +70,26 @@ export async function startServer(
     auth,
     ...(config.adminPassword === undefined ? {} : { adminPassword: config.adminPassword }),
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, () => auth.serverOrgId());
+  const cloudplugs = await createCloudplugsDialect({
+    platform,
+    logger,
+    allowAnonymous: config.allowAnonymous,
+    limits: config.cloudplugs,
+  });
+  const { broker, thingsboard } = startBroker(config, logger, platform, cloudplugs, () => auth.serverOrgId());
   const app = await createHttpApp({
     platform,
     auth,
     logger,
     metrics: { registry: new Registry(), broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
-    plugins: [thingsboard.httpPlugin, thingsboard.claimsHttpPlugin, provisionHttpPlugin(platform)],
+    cloudplugs: cloudplugs.management,
+    plugins: [
+      thingsboard.httpPlugin,
+      thingsboard.claimsHttpPlugin,
+      provisionHttpPlugin(platform),
+      cloudplugs.httpPlugin,
+    ],
   });
 
   const common = { handler: broker, maxConnectionsPerSecond: config.mqtt.maxConnectionsPerSecond, logger };
@@ -177,6 +190,7 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  cloudplugs: CloudplugsDialect,
   serverOrgId: () => Promise<string | undefined>,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
   const gateway = createGatewayExtension({
@@ -194,7 +208,7 @@ function startBroker(
     serverOrgId,
     extensions: [gateway],
   });
-  const dialects: Dialect[] = [thingsboard.dialect];
+  const dialects: Dialect[] = [thingsboard.dialect, cloudplugs.mqtt];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
@@ -202,9 +216,11 @@ function startBroker(
     // 2. Users: a JWT or an API key as username and password.
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
+    cloudplugs.loginStep,
     // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
     thingsboard.authSteps.devices,
     // 5. No credentials at all: CloudPlugs enrollment; then anonymous when allowed (the router's last resort).
+    cloudplugs.enrollmentStep,
   ];
   const router = composeDialects({
     dialects,

@@ -64,6 +64,7 @@ describe('defaults', () => {
         jwtLifetimeSeconds: 3_600,
         retentionIntervalSeconds: 60,
       },
+      cloudplugs: { defaultReadLimit: 100, maxReadLimit: 1_000, maxScanRecords: 100_000, maxReadDevices: 1_000 },
       acl: [],
     } satisfies Config);
   });

@@ -6,7 +6,7 @@
  * rows (`profiles`, `devices`) with ON DELETE CASCADE, so deleting a profile or device through the management API
  * removes its CloudPlugs part. Device data itself is platform events and telemetry, never stored here.
  */
-import type { ModuleSchema, ModuleSql } from '../../storage/platform-store.js';
+import type { ModuleSchema, ModuleSql, ModuleStatement } from '../../storage/platform-store.js';
 import type { JsonValue } from '../../platform/model.js';
 import type { PermFilter } from './perm.js';
 
@@ -197,16 +197,17 @@ export class CloudplugsStore {
 
   /** Uploads (replaces) explicit enrolment passwords per hardware id, stored hashed. */
   async putEnrollPasses(profileId: string, passHashes: ReadonlyMap<string, string>): Promise<void> {
-    await this.#sql.transaction(async (sql) => {
-      for (const [hwid, hash] of passHashes) {
-        await sql.run('DELETE FROM cloudplugs_enroll_passes WHERE profile_id = ? AND hwid = ?', [profileId, hwid]);
-        await sql.run('INSERT INTO cloudplugs_enroll_passes (profile_id, hwid, pass_hash) VALUES (?, ?, ?)', [
-          profileId,
-          hwid,
-          hash,
-        ]);
-      }
-    });
+    const statements: ModuleStatement[] = [];
+    for (const [hwid, hash] of passHashes) {
+      statements.push(
+        { sql: 'DELETE FROM cloudplugs_enroll_passes WHERE profile_id = ? AND hwid = ?', params: [profileId, hwid] },
+        {
+          sql: 'INSERT INTO cloudplugs_enroll_passes (profile_id, hwid, pass_hash) VALUES (?, ?, ?)',
+          params: [profileId, hwid, hash],
+        },
+      );
+    }
+    await this.#sql.batch(statements);
   }
 
   async getEnrollPassHash(profileId: string, hwid: string): Promise<string | undefined> {
@@ -270,17 +271,22 @@ export class CloudplugsStore {
 
   // ---- additional properties ---------------------------------------------------------------------------------
   async setProperties(deviceId: string, properties: ReadonlyMap<string, PlugProperty>): Promise<void> {
-    await this.#sql.transaction(async (sql) => {
-      for (const [name, property] of properties) {
-        await sql.run('DELETE FROM cloudplugs_props WHERE device_id = ? AND name = ?', [deviceId, name]);
-        await sql.run('INSERT INTO cloudplugs_props (device_id, name, value, channel) VALUES (?, ?, ?, ?)', [
-          deviceId,
-          name,
-          property.kind === 'value' ? JSON.stringify(property.value) : null,
-          property.kind === 'channel' ? property.channel : null,
-        ]);
-      }
-    });
+    const statements: ModuleStatement[] = [];
+    for (const [name, property] of properties) {
+      statements.push(
+        { sql: 'DELETE FROM cloudplugs_props WHERE device_id = ? AND name = ?', params: [deviceId, name] },
+        {
+          sql: 'INSERT INTO cloudplugs_props (device_id, name, value, channel) VALUES (?, ?, ?, ?)',
+          params: [
+            deviceId,
+            name,
+            property.kind === 'value' ? JSON.stringify(property.value) : null,
+            property.kind === 'channel' ? property.channel : null,
+          ],
+        },
+      );
+    }
+    await this.#sql.batch(statements);
   }
 
   /** All properties, or those named (absent names are absent from the map). */
@@ -310,14 +316,12 @@ export class CloudplugsStore {
   // ---- private records ---------------------------------------------------------------------------------------
   async markPrivate(records: readonly { eventId: string; deviceId: string }[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#sql.transaction(async (sql) => {
-      for (const record of records) {
-        await sql.run('INSERT INTO cloudplugs_private_records (event_id, device_id) VALUES (?, ?)', [
-          record.eventId,
-          record.deviceId,
-        ]);
-      }
-    });
+    await this.#sql.batch(
+      records.map((record) => ({
+        sql: 'INSERT INTO cloudplugs_private_records (event_id, device_id) VALUES (?, ?)',
+        params: [record.eventId, record.deviceId],
+      })),
+    );
   }
 
   /** Which of these event ids are private records. */

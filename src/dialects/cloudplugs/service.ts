@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyPassword } from '../../auth/index.js';
 import { randomAlphanumeric } from '../../platform/entities.js';
-import type { Device, DeviceProfile, EntityChange } from '../../platform/model.js';
+import type { EntityChange } from '../../platform/entities.js';
+import type { Device, DeviceProfile } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
 import { DuplicateError } from '../../storage/platform-store.js';
 import { controlPass, derivedPassMatches, sameSecret, secretHash, thingEnrollPass } from './enroll-pass.js';
@@ -80,7 +81,7 @@ export class CloudplugsService {
       this.#onRevoked(change.id, 'the device was deleted');
       return;
     }
-    const after = change.after as Device | undefined;
+    const after = change.after;
     if (after === undefined) return;
     this.registry.putDevice({ row: entry.row, device: after });
     if (after.orgId !== entry.device.orgId) this.#onRevoked(change.id, 'the device changed organization');
