@@ -36,7 +36,7 @@ export interface CloudplugsDialectOptions {
 }
 
 export interface CloudplugsDialect {
-  /** The broker-facing dialect (hooks the router calls). */
+  /** The broker-facing dialect (hooks the router calls; the router's `attach` hands it the broker). */
   readonly mqtt: CloudplugsMqtt;
   /** Step 4: Plug-ID or account e-mail. */
   readonly loginStep: (request: ConnectRequest) => Promise<AuthenticateResult | undefined>;
@@ -54,18 +54,16 @@ export async function createCloudplugsDialect(options: CloudplugsDialectOptions)
   const service = new CloudplugsService(options.platform, store, logger);
   await service.load();
   const mqtt = new CloudplugsMqtt({ service, logger, allowAnonymous: options.allowAnonymous });
-  let broker: Broker | undefined;
   const limits = { ...DEFAULT_CLOUDPLUGS_LIMITS, ...definedOnly(options.limits ?? {}) };
   return {
     mqtt,
     loginStep: cloudplugsLoginStep(service, logger),
     enrollmentStep: cloudplugsEnrollmentStep(),
-    httpPlugin: cloudplugsHttpPlugin({ service, broker: () => broker, logger, ...limits }),
+    httpPlugin: cloudplugsHttpPlugin({ service, broker: () => mqtt.broker, logger, ...limits }),
     management: cloudplugsManagement(service),
     service,
-    attach: (attached) => {
-      broker = attached;
-      mqtt.attach(attached);
+    attach: (broker) => {
+      mqtt.attach(broker);
     },
   };
 }

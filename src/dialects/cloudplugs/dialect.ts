@@ -79,6 +79,11 @@ export class CloudplugsMqtt {
     this.#broker = broker;
   }
 
+  /** The broker, once attached (the HTTP API publishes records through it). */
+  get broker(): Broker | undefined {
+    return this.#broker;
+  }
+
   ownsIdentity(identity: unknown): boolean {
     return isCloudplugsIdentity(identity);
   }
