@@ -36,7 +36,10 @@ interface Thing {
 async function api(base: string, path: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
     body: JSON.stringify(body),
   });
   const text = await response.text();
@@ -57,7 +60,12 @@ async function provision(base: string, adminPassword: string, count: number, tag
     }
   }
   const token = String(login['token']);
-  const profile = await api(base, '/api/profiles', { name: `${tag}-model`, cloudplugs: { enrollSecret: randomBytes(12).toString('hex') } }, token);
+  const profile = await api(
+    base,
+    '/api/profiles',
+    { name: `${tag}-model`, cloudplugs: { enrollSecret: randomBytes(12).toString('hex') } },
+    token,
+  );
   const things = new Array<Thing>(count);
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -66,7 +74,12 @@ async function provision(base: string, adminPassword: string, count: number, tag
       const created = await api(
         base,
         '/api/devices',
-        { name: `${tag}-t${index}`, profile: String(profile['id']), hwid: `${tag}-hw${index}`, credentials: { type: 'CLOUDPLUGS' } },
+        {
+          name: `${tag}-t${index}`,
+          profile: String(profile['id']),
+          hwid: `${tag}-hw${index}`,
+          credentials: { type: 'CLOUDPLUGS' },
+        },
         token,
       );
       const credentials = created['credentials'] as { plugId: string; auth: string };
@@ -161,7 +174,8 @@ class RawClient {
       ),
     );
     const packet = await suback;
-    if (packet.type !== PacketType.Suback || packet.reasonCodes[0] !== 0) throw new Error(`SUBSCRIBE ${topicFilter} refused`);
+    if (packet.type !== PacketType.Suback || packet.reasonCodes[0] !== 0)
+      throw new Error(`SUBSCRIBE ${topicFilter} refused`);
   }
 }
 
@@ -182,7 +196,12 @@ function publishPacket(topicName: string, seq: number, baseTs: number): Buffer {
 }
 
 /** Records per thing in the store: COUNT of its channel over everything it could have sent. */
-async function countStored(store: PlatformStore, things: readonly Thing[], baseTs: number, sentPerThing: readonly number[]): Promise<number> {
+async function countStored(
+  store: PlatformStore,
+  things: readonly Thing[],
+  baseTs: number,
+  sentPerThing: readonly number[],
+): Promise<number> {
   let stored = 0;
   for (const [i, thing] of things.entries()) {
     const sent = sentPerThing[i] ?? 0;
@@ -221,7 +240,9 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
   for (let i = 0; i < things.length; i += CONNECT_CONCURRENCY) {
     const batch = things.slice(i, i + CONNECT_CONCURRENCY);
     publishers.push(
-      ...(await Promise.all(batch.map((thing, j) => RawClient.open(broker.address.port, thing, `${tag}-hw${i + j}/t`)))),
+      ...(await Promise.all(
+        batch.map((thing, j) => RawClient.open(broker.address.port, thing, `${tag}-hw${i + j}/t`)),
+      )),
     );
   }
   const topics = things.map((thing) => `${thing.plugId}/data/${CHANNEL}`);
@@ -285,7 +306,15 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
     brokerCpuPercent,
     loadCpuPercent: undefined,
     errors: [...new Set(errors)],
-    details: { store: database.description, server: broker.description, things: things.length, window, sent, delivered, stored },
+    details: {
+      store: database.description,
+      server: broker.description,
+      things: things.length,
+      window,
+      sent,
+      delivered,
+      stored,
+    },
   };
 }
 

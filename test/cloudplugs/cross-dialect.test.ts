@@ -24,8 +24,9 @@ async function openStream(url: string, token: string) {
   const pump = (async () => {
     const decoder = new TextDecoder();
     for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
+      const chunk = (await reader.read().catch(() => undefined)) as { done: boolean; value?: Uint8Array } | undefined;
+      if (chunk === undefined || chunk.done) return;
+      const value = chunk.value;
       buffer += decoder.decode(value, { stream: true });
       let end: number;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -73,15 +74,30 @@ describe('CloudPlugs and ThingsBoard in one organization', () => {
     assert.equal(created.status, 201);
     const tb = created.body as { id: string; credentials: { accessToken: string } };
 
-    const stream = resources.add(await openStream(`${server.test.httpUrl}/api/organizations/${server.orgId}/stream`, server.token));
+    const stream = resources.add(
+      await openStream(`${server.test.httpUrl}/api/organizations/${server.orgId}/stream`, server.token),
+    );
     const plugs = resources.add(await server.connectThing(thing));
-    const tbDevice = resources.add(await connectClient(server.test.mqttUrl, { clientId: 'cross-tb', username: tb.credentials.accessToken }));
-    await plugs.client.publishAsync(`${thing.plugId}/data/temperature`, '{"data": 21.5, "at": 1700000000000}', { qos: 1 });
-    await tbDevice.client.publishAsync('v1/devices/me/telemetry', '{"ts": 1700000000500, "values": {"temperature": 25}}', { qos: 1 });
+    const tbDevice = resources.add(
+      await connectClient(server.test.mqttUrl, { clientId: 'cross-tb', username: tb.credentials.accessToken }),
+    );
+    await plugs.client.publishAsync(`${thing.plugId}/data/temperature`, '{"data": 21.5, "at": 1700000000000}', {
+      qos: 1,
+    });
+    await tbDevice.client.publishAsync(
+      'v1/devices/me/telemetry',
+      '{"ts": 1700000000500, "values": {"temperature": 25}}',
+      { qos: 1 },
+    );
 
     const telemetryOf = (deviceId: string) =>
-      stream.frames.find((f) => f.event === 'telemetry' && f.data.deviceId === deviceId && f.data.key === 'temperature');
-    await stream.waitUntil('both devices’ telemetry in the stream', () => telemetryOf(thing.deviceId) !== undefined && telemetryOf(tb.id) !== undefined);
+      stream.frames.find(
+        (f) => f.event === 'telemetry' && f.data.deviceId === deviceId && f.data.key === 'temperature',
+      );
+    await stream.waitUntil(
+      'both devices’ telemetry in the stream',
+      () => telemetryOf(thing.deviceId) !== undefined && telemetryOf(tb.id) !== undefined,
+    );
     assert.equal(telemetryOf(thing.deviceId)?.data.value, 21.5);
     assert.equal(telemetryOf(tb.id)?.data.value, 25);
     // The record is also an event whose stream is its channel (what Medium One-style consumers read).
@@ -89,9 +105,18 @@ describe('CloudPlugs and ThingsBoard in one organization', () => {
     assert.equal(event?.data.stream, 'temperature');
     assert.equal(event?.data.data, 21.5);
 
-    for (const [deviceId, value] of [[thing.deviceId, 21.5], [tb.id, 25]] as const) {
-      const range = await server.api('GET', `/api/devices/${deviceId}/telemetry?keys=temperature&startTs=1699999999000`);
-      assert.deepEqual((range.body as Record<string, { value: unknown }[]>)['temperature']?.map((p) => p.value), [value]);
+    for (const [deviceId, value] of [
+      [thing.deviceId, 21.5],
+      [tb.id, 25],
+    ] as const) {
+      const range = await server.api(
+        'GET',
+        `/api/devices/${deviceId}/telemetry?keys=temperature&startTs=1699999999000`,
+      );
+      assert.deepEqual(
+        (range.body as Record<string, { value: unknown }[]>)['temperature']?.map((p) => p.value),
+        [value],
+      );
     }
   });
 
@@ -101,10 +126,20 @@ describe('CloudPlugs and ThingsBoard in one organization', () => {
     const created = await server.api('POST', '/api/devices', { name: 'cross-tb2' });
     const tb = created.body as { credentials: { accessToken: string } };
     const tbDevice = resources.add(
-      await connectClient(server.test.mqttUrl, { clientId: 'cross-tb2', username: tb.credentials.accessToken, protocolVersion: 5 }),
+      await connectClient(server.test.mqttUrl, {
+        clientId: 'cross-tb2',
+        username: tb.credentials.accessToken,
+        protocolVersion: 5,
+      }),
     );
-    await assert.rejects(tbDevice.client.publishAsync(`${thing.plugId}/data/x`, '{"data": 1}', { qos: 1 }), /Not authorized/);
+    await assert.rejects(
+      tbDevice.client.publishAsync(`${thing.plugId}/data/x`, '{"data": 1}', { qos: 1 }),
+      /Not authorized/,
+    );
     const plugs = resources.add(await server.connectThing(thing, { protocolVersion: 5 }));
-    await assert.rejects(plugs.client.publishAsync('v1/devices/me/telemetry', '{"a": 1}', { qos: 1 }), /Not authorized/);
+    await assert.rejects(
+      plugs.client.publishAsync('v1/devices/me/telemetry', '{"a": 1}', { qos: 1 }),
+      /Not authorized/,
+    );
   });
 });

@@ -4,7 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
-import { connectClient, startTestServer, type DeepPartial, type TestClient, type TestServer } from '../helpers/index.js';
+import {
+  connectClient,
+  startTestServer,
+  type DeepPartial,
+  type TestClient,
+  type TestServer,
+} from '../helpers/index.js';
 import type { Config } from '../../src/config/index.js';
 import { controlPass, thingEnrollPass } from '../../src/dialects/cloudplugs/index.js';
 
@@ -125,7 +131,12 @@ export async function startPlugServer(overrides: DeepPartial<Config> = {}): Prom
       return { orgId: orgIdOf, token: (userLogin.body as { token: string }).token, email, password };
     },
     connectThing: (thing, options = {}) =>
-      connectClient(test.mqttUrl, { clientId: `${thing.hwid}/t`, username: thing.plugId, password: thing.auth, ...options }),
+      connectClient(test.mqttUrl, {
+        clientId: `${thing.hwid}/t`,
+        username: thing.plugId,
+        password: thing.auth,
+        ...options,
+      }),
     close: () => test.close(),
   };
   return server;

@@ -45,7 +45,12 @@ describe('CloudPlugs HTTP API', () => {
   });
 
   it('a prototype is enrolled with the master password (201); without credentials or with a wrong one it is 401', async () => {
-    const created = await server.iot('POST', '/iot/device', { name: 'proto', hwid: 'P-1', props: { room: 'lab' } }, master());
+    const created = await server.iot(
+      'POST',
+      '/iot/device',
+      { name: 'proto', hwid: 'P-1', props: { room: 'lab' } },
+      master(),
+    );
     assert.equal(created.status, 201, created.text);
     const { id } = created.body as { id: string };
     const basic = `Basic ${Buffer.from(`${account.email}:${account.password}`).toString('base64')}`;
@@ -54,10 +59,16 @@ describe('CloudPlugs HTTP API', () => {
     assert.deepEqual((read.body as { props: unknown }).props, { room: 'lab' });
     const noAuth = await server.iot('GET', `/iot/device/${id}`, undefined, {});
     assert.equal(noAuth.status, 401);
-    const wrongMaster = await server.iot('GET', `/iot/device/${id}`, undefined, { ...master(), 'x-plug-master': 'nope-nope' });
+    const wrongMaster = await server.iot('GET', `/iot/device/${id}`, undefined, {
+      ...master(),
+      'x-plug-master': 'nope-nope',
+    });
     assert.equal(wrongMaster.status, 401);
     // Another organization's account does not see it.
-    const admin = await server.iot('GET', `/iot/device/${id}`, undefined, { 'x-plug-email': 'nobody@example.com', 'x-plug-master': 'x' });
+    const admin = await server.iot('GET', `/iot/device/${id}`, undefined, {
+      'x-plug-email': 'nobody@example.com',
+      'x-plug-master': 'x',
+    });
     assert.equal(admin.status, 401);
   });
 
@@ -66,21 +77,47 @@ describe('CloudPlugs HTTP API', () => {
     const reader = await server.createThing(accountTemplate, 'HTTP-READER', account.token);
     const subscriber = resources.add(await server.connectThing(reader));
     await subscriber.client.subscribeAsync(`+/data/house/#`);
-    const put = await server.iot('PUT', '/iot/data/house/temp', [{ data: 20, at: 1_000 }, { data: 21, at: 2_000 }], as(thing));
+    const put = await server.iot(
+      'PUT',
+      '/iot/data/house/temp',
+      [
+        { data: 20, at: 1_000 },
+        { data: 21, at: 2_000 },
+      ],
+      as(thing),
+    );
     assert.equal(put.status, 200, put.text);
     const ids = put.body as string[];
     assert.equal(ids.length, 2);
     const messages = await subscriber.waitForMessages(2);
-    assert.deepEqual(messages.map((m) => record(m.payload).data), [20, 21]);
-    assert.deepEqual(messages.map((m) => record(m.payload).id), ids);
+    assert.deepEqual(
+      messages.map((m) => record(m.payload).data),
+      [20, 21],
+    );
+    assert.deepEqual(
+      messages.map((m) => record(m.payload).id),
+      ids,
+    );
     const read = await server.iot('GET', '/iot/data/house/%23', undefined, as(reader));
     assert.equal(read.status, 200, read.text);
     const rows = read.body as { id: string; channel: string; of: string; data: unknown; at: number }[];
-    assert.deepEqual(rows.map((r) => [r.data, r.channel, r.of]), [[21, 'house/temp', thing.plugId], [20, 'house/temp', thing.plugId]]);
+    assert.deepEqual(
+      rows.map((r) => [r.data, r.channel, r.of]),
+      [
+        [21, 'house/temp', thing.plugId],
+        [20, 'house/temp', thing.plugId],
+      ],
+    );
     const after = await server.iot('GET', `/iot/data/house/temp?after=1000&of=${thing.plugId}`, undefined, as(reader));
-    assert.deepEqual((after.body as { data: unknown }[]).map((r) => r.data), [21]);
+    assert.deepEqual(
+      (after.body as { data: unknown }[]).map((r) => r.data),
+      [21],
+    );
     const limited = await server.iot('GET', '/iot/data/house/temp?limit=1&offset=1', undefined, as(reader));
-    assert.deepEqual((limited.body as { data: unknown }[]).map((r) => r.data), [20]);
+    assert.deepEqual(
+      (limited.body as { data: unknown }[]).map((r) => r.data),
+      [20],
+    );
     const channels = await server.iot('GET', '/iot/channel/house/%23', undefined, as(thing));
     assert.deepEqual(channels.body, [{ channel: 'house/temp' }]);
   });
@@ -90,7 +127,10 @@ describe('CloudPlugs HTTP API', () => {
     const device = resources.add(await server.connectThing(thing));
     await device.client.publishAsync(`${thing.plugId}/data/power`, '{"data": 42}', { qos: 1 });
     const read = await server.iot('GET', '/iot/data/power', undefined, as(thing));
-    assert.deepEqual((read.body as { data: unknown }[]).map((r) => r.data), [42]);
+    assert.deepEqual(
+      (read.body as { data: unknown }[]).map((r) => r.data),
+      [42],
+    );
     for (const [body, status] of [
       ['not json', 400],
       [{ nodata: 1 }, 400],
@@ -113,7 +153,12 @@ describe('CloudPlugs HTTP API', () => {
     const colour = await server.iot('GET', `/iot/device/${thing.plugId}/colour`, undefined, as(thing));
     assert.equal(colour.body, 'blue');
     assert.equal((await server.iot('GET', `/iot/device/${thing.plugId}/missing`, undefined, as(thing))).status, 404);
-    const located = await server.iot('PATCH', `/iot/device/${thing.plugId}/location`, { x: 12.5, y: 41.9, t: 1_700_000_000_000 }, as(thing));
+    const located = await server.iot(
+      'PATCH',
+      `/iot/device/${thing.plugId}/location`,
+      { x: 12.5, y: 41.9, t: 1_700_000_000_000 },
+      as(thing),
+    );
     assert.equal(located.status, 200, located.text);
     const location = await server.iot('GET', `/iot/device/${thing.plugId}/location`, undefined, as(thing));
     assert.deepEqual(location.body, { x: 12.5, y: 41.9, t: 1_700_000_000_000 });
@@ -127,11 +172,21 @@ describe('CloudPlugs HTTP API', () => {
     const first = await server.createThing(template, 'CTL-T1');
     const second = await server.createThing(template, 'CTL-T2');
     const { controlPass } = await import('./helpers.js');
-    const enrolled = await server.iot('PUT', '/iot/device', { model: template.plugId, ctrl: first.hwid, pass: controlPass(template.secret, first.hwid), hwid: 'CTL-1' }, {});
+    const enrolled = await server.iot(
+      'PUT',
+      '/iot/device',
+      { model: template.plugId, ctrl: first.hwid, pass: controlPass(template.secret, first.hwid), hwid: 'CTL-1' },
+      {},
+    );
     assert.equal(enrolled.status, 201, enrolled.text);
     const controller = enrolled.body as { id: string; auth: string };
     const headers = { 'x-plug-id': controller.id, 'x-plug-auth': controller.auth };
-    const more = await server.iot('PUT', '/iot/device', { model: template.plugId, ctrl: second.hwid, pass: controlPass(template.secret, second.hwid) }, headers);
+    const more = await server.iot(
+      'PUT',
+      '/iot/device',
+      { model: template.plugId, ctrl: second.hwid, pass: controlPass(template.secret, second.hwid) },
+      headers,
+    );
     assert.equal(more.status, 200);
     assert.equal(more.text, '');
     const seen = await server.iot('GET', `/iot/device/${controller.id}`, undefined, headers);

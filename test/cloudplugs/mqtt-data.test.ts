@@ -9,8 +9,15 @@ import { clientClosed, connectClient, Resources, runMosquitto } from '../helpers
 import { record, startPlugServer, type PlugServer, type Template, type Thing } from './helpers.js';
 
 /** The records of `thing` on `channel` the HTTP API has stored, newest first. */
-async function stored(server: PlugServer, thing: Thing, channel: string): Promise<{ id: string; data: unknown; at: number }[]> {
-  const answer = await server.iot('GET', `/iot/data/${channel}`, undefined, { 'x-plug-id': thing.plugId, 'x-plug-auth': thing.auth });
+async function stored(
+  server: PlugServer,
+  thing: Thing,
+  channel: string,
+): Promise<{ id: string; data: unknown; at: number }[]> {
+  const answer = await server.iot('GET', `/iot/data/${channel}`, undefined, {
+    'x-plug-id': thing.plugId,
+    'x-plug-auth': thing.auth,
+  });
   assert.equal(answer.status, 200, answer.text);
   return answer.body as { id: string; data: unknown; at: number }[];
 }
@@ -43,8 +50,18 @@ describe('CloudPlugs data over MQTT', () => {
     const subscriber = resources.add(await server.connectThing(reader));
     await subscriber.client.subscribeAsync('+/data/#');
     const pub = runMosquitto('mosquitto_pub', server.test.mqttPort, [
-      '-i', `${publisher.hwid}/pub`, '-u', publisher.plugId, '-P', publisher.auth,
-      '-t', `${publisher.plugId}/data/room/temp`, '-q', '0', '-m', '{"data": {"c": 21.5}, "at": 1700000000000}',
+      '-i',
+      `${publisher.hwid}/pub`,
+      '-u',
+      publisher.plugId,
+      '-P',
+      publisher.auth,
+      '-t',
+      `${publisher.plugId}/data/room/temp`,
+      '-q',
+      '0',
+      '-m',
+      '{"data": {"c": 21.5}, "at": 1700000000000}',
     ]);
     assert.equal((await pub.result).code, 0);
     const [message] = await subscriber.waitForMessages(1);
@@ -55,7 +72,10 @@ describe('CloudPlugs data over MQTT', () => {
     assert.match(delivered.id, /^[0-9a-f]{24}$/);
     // Delivered only after the commit: the record is already readable.
     const rows = await stored(server, publisher, 'room/temp');
-    assert.deepEqual(rows.map((r) => r.id), [delivered.id]);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      [delivered.id],
+    );
   });
 
   it('a QoS 1 record is acknowledged once stored; `at` defaults to the receive time and ttl sets the expiry', async () => {
@@ -78,7 +98,9 @@ describe('CloudPlugs data over MQTT', () => {
       const code = await pubackCode(device.client.publishAsync(`${thing.plugId}/data/bad`, payload, { qos: 1 }));
       assert.equal(code, 0x99, payload);
     }
-    const withId = device.client.publishAsync(`${thing.plugId}/data/bad`, `{"id": "${'a'.repeat(24)}", "data": 1}`, { qos: 1 });
+    const withId = device.client.publishAsync(`${thing.plugId}/data/bad`, `{"id": "${'a'.repeat(24)}", "data": 1}`, {
+      qos: 1,
+    });
     assert.equal(await pubackCode(withId), 0x83);
     assert.ok(device.client.connected);
     assert.deepEqual(await stored(server, thing, 'bad'), []);
@@ -88,15 +110,30 @@ describe('CloudPlugs data over MQTT', () => {
     const thing = await server.createThing(template);
     const other = await server.createThing(template);
     const device = resources.add(await server.connectThing(thing, { protocolVersion: 5 }));
-    assert.equal(await pubackCode(device.client.publishAsync(`${other.plugId}/data/x`, '{"data": 1}', { qos: 1 })), 0x87);
-    const onBehalf = device.client.publishAsync(`${thing.plugId}/data/x`, `{"data": 1, "of": "${other.plugId}"}`, { qos: 1 });
+    assert.equal(
+      await pubackCode(device.client.publishAsync(`${other.plugId}/data/x`, '{"data": 1}', { qos: 1 })),
+      0x87,
+    );
+    const onBehalf = device.client.publishAsync(`${thing.plugId}/data/x`, `{"data": 1, "of": "${other.plugId}"}`, {
+      qos: 1,
+    });
     assert.equal(await pubackCode(onBehalf), 0x87);
-    assert.equal(await pubackCode(device.client.publishAsync(`${thing.plugId}/nothing`, '{"data": 1}', { qos: 1 })), 0x90);
+    assert.equal(
+      await pubackCode(device.client.publishAsync(`${thing.plugId}/nothing`, '{"data": 1}', { qos: 1 })),
+      0x90,
+    );
     // Granted write permission (of.w) makes the same record acceptable, stored as the other device's.
-    await server.api('PATCH', `/api/devices/${thing.deviceId}`, { cloudplugs: { perm: { of: { w: [other.plugId] } } } });
-    const allowed = device.client.publishAsync(`${thing.plugId}/data/x`, `{"data": 5, "of": "${other.plugId}"}`, { qos: 1 });
+    await server.api('PATCH', `/api/devices/${thing.deviceId}`, {
+      cloudplugs: { perm: { of: { w: [other.plugId] } } },
+    });
+    const allowed = device.client.publishAsync(`${thing.plugId}/data/x`, `{"data": 5, "of": "${other.plugId}"}`, {
+      qos: 1,
+    });
     assert.equal(await pubackCode(allowed), 0);
-    assert.deepEqual((await stored(server, other, 'x')).map((r) => r.data), [5]);
+    assert.deepEqual(
+      (await stored(server, other, 'x')).map((r) => r.data),
+      [5],
+    );
   });
 
   it('a permission filter with of.r = [] stops deliveries of other devices at once; its own still arrive', async () => {
@@ -108,14 +145,19 @@ describe('CloudPlugs data over MQTT', () => {
     await device.client.publishAsync(`${publisher.plugId}/data/perm`, '{"data": "before"}');
     await subscriber.waitForMessages(1);
 
-    const patched = await server.api('PATCH', `/api/devices/${reader.deviceId}`, { cloudplugs: { perm: { of: { r: [] } } } });
+    const patched = await server.api('PATCH', `/api/devices/${reader.deviceId}`, {
+      cloudplugs: { perm: { of: { r: [] } } },
+    });
     assert.equal(patched.status, 200);
     await device.client.publishAsync(`${publisher.plugId}/data/perm`, '{"data": "hidden"}', { qos: 1 });
     const own = resources.add(await server.connectThing(reader, { clientId: `${reader.hwid}/second` }));
     await own.client.publishAsync(`${reader.plugId}/data/perm`, '{"data": "own"}', { qos: 1 });
     // Deliveries keep commit order: once the reader's own record arrived, the hidden one would have come before it.
     const messages = await subscriber.waitForMessages(2);
-    assert.deepEqual(messages.map((m) => record(m.payload).data), ['before', 'own']);
+    assert.deepEqual(
+      messages.map((m) => record(m.payload).data),
+      ['before', 'own'],
+    );
   });
 
   it('a subscription to a device the filter does not allow is refused; a bad filter is refused with 400', async () => {
@@ -128,7 +170,10 @@ describe('CloudPlugs data over MQTT', () => {
       const bad = await server.api('PATCH', `/api/devices/${reader.deviceId}`, { cloudplugs: { perm } });
       assert.equal(bad.status, 400, JSON.stringify(perm));
     }
-    const current = await server.iot('GET', `/iot/device/${reader.plugId}`, undefined, { 'x-plug-id': reader.plugId, 'x-plug-auth': reader.auth });
+    const current = await server.iot('GET', `/iot/device/${reader.plugId}`, undefined, {
+      'x-plug-id': reader.plugId,
+      'x-plug-auth': reader.auth,
+    });
     assert.deepEqual((current.body as { perm: unknown }).perm, { of: { r: [], w: [] }, ctrl: 'rw' });
   });
 
@@ -148,7 +193,10 @@ describe('CloudPlugs data over MQTT', () => {
     const own = resources.add(await server.connectThing(outsider, { clientId: 'OUT-1/second' }));
     await own.client.publishAsync(`${outsider.plugId}/data/mine`, '{"data": 2}', { qos: 1 });
     const messages = await outside.waitForMessages(1);
-    assert.deepEqual(messages.map((m) => m.topic), [`${outsider.plugId}/data/mine`]);
+    assert.deepEqual(
+      messages.map((m) => m.topic),
+      [`${outsider.plugId}/data/mine`],
+    );
   });
 
   it('an account logs in with its e-mail and master password and reads every device of its organization', async () => {
@@ -156,7 +204,11 @@ describe('CloudPlugs data over MQTT', () => {
     const otherTemplate = await server.createTemplate('account-model', other.token);
     const thing = await server.createThing(otherTemplate, 'ACC-1', other.token);
     const account = resources.add(
-      await connectClient(server.test.mqttUrl, { clientId: 'account', username: other.email, password: other.password }),
+      await connectClient(server.test.mqttUrl, {
+        clientId: 'account',
+        username: other.email,
+        password: other.password,
+      }),
     );
     await account.client.subscribeAsync('+/data/#');
     const device = resources.add(await server.connectThing(thing));
@@ -164,7 +216,12 @@ describe('CloudPlugs data over MQTT', () => {
     const [message] = await account.waitForMessages(1);
     assert.equal(record(message?.payload ?? '').data, true);
     await assert.rejects(
-      connectClient(server.test.mqttUrl, { clientId: 'account2', username: other.email, password: 'wrong-password', protocolVersion: 5 }),
+      connectClient(server.test.mqttUrl, {
+        clientId: 'account2',
+        username: other.email,
+        password: 'wrong-password',
+        protocolVersion: 5,
+      }),
       (error: Error & { code?: number }) => error.code === 0x86,
     );
   });
@@ -180,8 +237,14 @@ describe('CloudPlugs data over MQTT', () => {
     assert.equal(patched.status, 200);
     await clientClosed(connected.client);
     assert.equal(reason, 0x98);
-    await assert.rejects(server.connectThing(thing, { protocolVersion: 5, clientId: 'x1' }), (e: Error & { code?: number }) => e.code === 0x87);
-    await assert.rejects(server.connectThing(thing, { protocolVersion: 4, clientId: 'x2' }), (e: Error & { code?: number }) => e.code === 5);
+    await assert.rejects(
+      server.connectThing(thing, { protocolVersion: 5, clientId: 'x1' }),
+      (e: Error & { code?: number }) => e.code === 0x87,
+    );
+    await assert.rejects(
+      server.connectThing(thing, { protocolVersion: 4, clientId: 'x2' }),
+      (e: Error & { code?: number }) => e.code === 5,
+    );
     const wrong = server.connectThing({ ...thing, auth: 'wrong' }, { protocolVersion: 4, clientId: 'x3' });
     await assert.rejects(wrong, (e: Error & { code?: number }) => e.code === 4);
   });
@@ -212,7 +275,12 @@ describe('CloudPlugs data over MQTT', () => {
     const subscriber = resources.add(await server.connectThing(reader));
     await subscriber.client.subscribeAsync(`${thing.plugId}/data/status`);
     const device = await server.connectThing(thing, {
-      will: { topic: `${thing.plugId}/data/status`, payload: Buffer.from('{"data": "offline"}'), qos: 0, retain: false },
+      will: {
+        topic: `${thing.plugId}/data/status`,
+        payload: Buffer.from('{"data": "offline"}'),
+        qos: 0,
+        retain: false,
+      },
     });
     device.client.stream.destroy();
     const [message] = await subscriber.waitForMessages(1);

@@ -37,7 +37,12 @@ describe('CloudPlugs enrolment over MQTT', () => {
       assert.match(answer.id, /^dev-[0-9a-f]{24}$/);
       assert.equal(typeof answer.auth, 'string');
       const device = resources.add(
-        await connectClient(server.test.mqttUrl, { clientId: hwid, username: answer.id, password: answer.auth, protocolVersion: version }),
+        await connectClient(server.test.mqttUrl, {
+          clientId: hwid,
+          username: answer.id,
+          password: answer.auth,
+          protocolVersion: version,
+        }),
       );
       assert.equal(device.connack.returnCode ?? device.connack.reasonCode ?? 0, 0);
       // The thing is a platform device named after the client id's NAME, with the template's profile.
@@ -68,7 +73,18 @@ describe('CloudPlugs enrolment over MQTT', () => {
     const hwid = 'EN-mosquitto';
     const pass = thingTopicPass(template.secret, hwid);
     const sub = runMosquitto('mosquitto_sub', server.test.mqttPort, [
-      '-i', hwid, '-u', '', '-P', '', '-t', `${template.plugId}/thing/${pass}`, '-C', '1', '-V', 'mqttv311',
+      '-i',
+      hwid,
+      '-u',
+      '',
+      '-P',
+      '',
+      '-t',
+      `${template.plugId}/thing/${pass}`,
+      '-C',
+      '1',
+      '-V',
+      'mqttv311',
     ]);
     const result = await sub.result;
     assert.equal(result.code, 0, result.stderr);
@@ -120,7 +136,9 @@ describe('CloudPlugs enrolment over MQTT', () => {
   it('a controller enrols on <model>/ctrl/<thing-hwid>/<control pass> and reads the thing’s data', async () => {
     const thing = await server.createThing(template, 'EN-controlled');
     const session = resources.add(await enrolmentSession('CTRL-1/Remote', 4));
-    await session.client.subscribeAsync(`${template.plugId}/ctrl/${thing.hwid}/${controlTopicPass(template.secret, thing.hwid)}`);
+    await session.client.subscribeAsync(
+      `${template.plugId}/ctrl/${thing.hwid}/${controlTopicPass(template.secret, thing.hwid)}`,
+    );
     const answer = JSON.parse((await session.waitForMessages(1))[0]?.payload ?? '') as { id: string; auth: string };
     const controller = resources.add(
       await connectClient(server.test.mqttUrl, { clientId: 'CTRL-1', username: answer.id, password: answer.auth }),
@@ -136,7 +154,9 @@ describe('CloudPlugs enrolment over MQTT', () => {
   it('a controller with a wrong control password gets err 403; a thing password is not a control password', async () => {
     const thing = await server.createThing(template, 'EN-ctrl-bad');
     const session = resources.add(await enrolmentSession('CTRL-2', 5));
-    await session.client.subscribeAsync(`${template.plugId}/ctrl/${thing.hwid}/${thingTopicPass(template.secret, thing.hwid)}`);
+    await session.client.subscribeAsync(
+      `${template.plugId}/ctrl/${thing.hwid}/${thingTopicPass(template.secret, thing.hwid)}`,
+    );
     const answer = JSON.parse((await session.waitForMessages(1))[0]?.payload ?? '') as { err: number };
     assert.equal(answer.err, 403);
     await clientClosed(session.client);

@@ -89,7 +89,11 @@ describe('CloudPlugs data records', () => {
   });
 
   it('at as an ISO date keeps its text; expire_at wins over ttl; at as a numeric string is ms', () => {
-    const [iso] = parseRecords('{"data": 1, "at": "2024-05-01T10:00:00.123456+02:00", "ttl": 5, "expire_at": 1800000000000}', 0, false);
+    const [iso] = parseRecords(
+      '{"data": 1, "at": "2024-05-01T10:00:00.123456+02:00", "ttl": 5, "expire_at": 1800000000000}',
+      0,
+      false,
+    );
     assert.equal(iso?.at, Date.parse('2024-05-01T10:00:00.123+02:00'));
     assert.equal(iso?.atText, '2024-05-01T10:00:00.123456+02:00');
     assert.equal(iso?.expiresAt, 1_800_000_000_000);
@@ -114,7 +118,10 @@ describe('CloudPlugs data records', () => {
   });
 
   it('subscribers get {"id","data","at"}', () => {
-    assert.equal(deliveredPayload({ id: 'a'.repeat(24), data: [1, 2], at: 5 }).toString(), `{"id":"${'a'.repeat(24)}","data":[1,2],"at":5}`);
+    assert.equal(
+      deliveredPayload({ id: 'a'.repeat(24), data: [1, 2], at: 5 }).toString(),
+      `{"id":"${'a'.repeat(24)}","data":[1,2],"at":5}`,
+    );
   });
 });
 

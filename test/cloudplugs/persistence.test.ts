@@ -71,14 +71,24 @@ for (const store of stores) {
         await session.client.subscribeAsync(`${template.plugId}/thing/${thingTopicPass(template.secret, hwid)}`);
         const thing = JSON.parse((await session.waitForMessages(1))[0]?.payload ?? '') as { id: string; auth: string };
         const headers = { 'x-plug-id': thing.id, 'x-plug-auth': thing.auth };
-        assert.equal((await server.iot('PATCH', `/iot/device/${thing.id}`, { props: { floor: 3 } }, headers)).status, 200);
-        assert.equal((await server.iot('PATCH', `/iot/device/${thing.id}/location`, { x: 1, y: 2, t: 5 }, headers)).status, 200);
+        assert.equal(
+          (await server.iot('PATCH', `/iot/device/${thing.id}`, { props: { floor: 3 } }, headers)).status,
+          200,
+        );
+        assert.equal(
+          (await server.iot('PATCH', `/iot/device/${thing.id}/location`, { x: 1, y: 2, t: 5 }, headers)).status,
+          200,
+        );
         const blocked = await server.createThing(template, 'KEEP-2');
         const perm = { of: { r: [blocked.plugId], w: [] }, ctrl: '' };
         const devices = (await server.api('GET', '/api/devices')).body as { id: string; name: string }[];
         const deviceId = devices.find((d) => d.name === 'kept')?.id ?? '';
         assert.equal((await server.api('PATCH', `/api/devices/${deviceId}`, { cloudplugs: { perm } })).status, 200);
-        assert.equal((await server.api('PATCH', `/api/devices/${blocked.deviceId}`, { cloudplugs: { status: 'disabled' } })).status, 200);
+        assert.equal(
+          (await server.api('PATCH', `/api/devices/${blocked.deviceId}`, { cloudplugs: { status: 'disabled' } }))
+            .status,
+          200,
+        );
         await resources.closeAll();
         await server.close();
 
@@ -88,7 +98,10 @@ for (const store of stores) {
           await connectClient(server.test.mqttUrl, { clientId: hwid, username: thing.id, password: thing.auth }),
         );
         assert.ok(device.client.connected);
-        await assert.rejects(server.connectThing(blocked, { protocolVersion: 5 }), (e: Error & { code?: number }) => e.code === 0x87);
+        await assert.rejects(
+          server.connectThing(blocked, { protocolVersion: 5 }),
+          (e: Error & { code?: number }) => e.code === 0x87,
+        );
         const read = await server.iot('GET', `/iot/device/${thing.id}`, undefined, headers);
         assert.equal(read.status, 200);
         const body = read.body as { props: unknown; perm: unknown; location: unknown; model: string; status: string };

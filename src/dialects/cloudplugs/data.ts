@@ -6,7 +6,7 @@
  * for `GET /iot/data/<mask>`.
  */
 import type { Broker } from '../../broker/index.js';
-import type { DataValue, DeviceEvent, TelemetryPoint } from '../../platform/model.js';
+import type { DeviceEvent, TelemetryPoint } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
 import { oidTimeMs, isOid } from './plug-id.js';
 import type { CloudplugsStore } from './module-store.js';
@@ -35,7 +35,7 @@ export function ingestRecords(
       expiresAt: r.expiresAt,
     }));
     const points: TelemetryPoint[] = [];
-    for (const r of records) if (r.data !== null) points.push({ key: channel, ts: r.at, value: r.data as DataValue });
+    for (const r of records) if (r.data !== null) points.push({ key: channel, ts: r.at, value: r.data });
     // Both posts land in the same batch (the writer commits once per event-loop turn): one commit, two callbacks.
     let pending = points.length === 0 ? 1 : 2;
     let failure: Error | undefined;
@@ -54,9 +54,11 @@ export function ingestRecords(
     return;
   }
   // The private mark is written first, so a private record is never readable unmarked.
-  store.markPrivate(privateRecords.map((r) => ({ eventId: r.id, deviceId: target.device.id }))).then(post, (error: unknown) => {
-    done(error instanceof Error ? error : new Error(String(error)));
-  });
+  store
+    .markPrivate(privateRecords.map((r) => ({ eventId: r.id, deviceId: target.device.id })))
+    .then(post, (error: unknown) => {
+      done(error instanceof Error ? error : new Error(String(error)));
+    });
 }
 
 /** Private records are not delivered live: the broker's delivery guard sees only the topic, not the record. */
@@ -103,7 +105,11 @@ export interface ReadRecord {
 }
 
 /** Newest first. Exact masks query one stream; wildcard masks scan pages of the devices' events (bounded). */
-export async function readRecords(platform: Platform, store: CloudplugsStore, query: RecordQuery): Promise<ReadRecord[]> {
+export async function readRecords(
+  platform: Platform,
+  store: CloudplugsStore,
+  query: RecordQuery,
+): Promise<ReadRecord[]> {
   if (query.targets.length === 0) return [];
   const plugOf = new Map(query.targets.map((t) => [t.device.id, t.row.plugId]));
   const isExact = !query.mask.includes('+') && !query.mask.includes('#');

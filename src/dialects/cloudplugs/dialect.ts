@@ -159,7 +159,8 @@ export class CloudplugsMqtt {
   onMessage(client: ClientInfo, message: InboundMessage): MessageVerdict | undefined {
     if (!isCloudplugsTopic(message.topicName)) return undefined;
     const topic = parsePublishTopic(message.topicName);
-    if (topic.kind === 'invalid') return { action: 'drop', reasonCode: PlugReason.TopicNameInvalid, reasonString: topic.reason };
+    if (topic.kind === 'invalid')
+      return { action: 'drop', reasonCode: PlugReason.TopicNameInvalid, reasonString: topic.reason };
     const target = this.#service.registry.byPlugId(topic.plugId);
     if (target === undefined) return { action: 'drop', reasonCode: PlugReason.NotAuthorized };
     if (topic.kind === 'data') return this.#onData(client, message, target, topic.channel);
@@ -208,16 +209,29 @@ export class CloudplugsMqtt {
     if (record.of !== undefined && record.of !== topicTarget.row.plugId) {
       const of = this.#service.registry.byPlugId(record.of);
       if (of === undefined || !this.#mayWrite(client.identity, of)) {
-        return { action: 'drop', reasonCode: PlugReason.NotAuthorized, reasonString: `may not publish of ${record.of}` };
+        return {
+          action: 'drop',
+          reasonCode: PlugReason.NotAuthorized,
+          reasonString: `may not publish of ${record.of}`,
+        };
       }
       target = of;
     }
     const ack = new DeferredAck();
     const { platform, store } = this.#service;
-    ingestRecords(platform, store, () => this.#broker, target, channel, records, message.qos === 0 ? 0 : 1, (error) => {
-      if (error === undefined) ack.settle();
-      else ack.settle(error.name === 'OverloadedError' ? PlugReason.QuotaExceeded : PlugReason.UnspecifiedError);
-    });
+    ingestRecords(
+      platform,
+      store,
+      () => this.#broker,
+      target,
+      channel,
+      records,
+      message.qos === 0 ? 0 : 1,
+      (error) => {
+        if (error === undefined) ack.settle();
+        else ack.settle(error.name === 'OverloadedError' ? PlugReason.QuotaExceeded : PlugReason.UnspecifiedError);
+      },
+    );
     return { action: 'consume', ack };
   }
 
@@ -239,7 +253,12 @@ export class CloudplugsMqtt {
   }
 
   async #getProperties(target: PlugDevice, payload: Buffer): Promise<Buffer> {
-    const values = await readProperties(this.#service.platform, this.#service.store, target, parsePropertyNames(payload));
+    const values = await readProperties(
+      this.#service.platform,
+      this.#service.store,
+      target,
+      parsePropertyNames(payload),
+    );
     return Buffer.from(JSON.stringify(values));
   }
 
@@ -273,7 +292,13 @@ export class CloudplugsMqtt {
       return result;
     };
     const send = (payload: Buffer, onSent?: () => void): void => {
-      const message = { topicName: topicFilter, payload, qos: qos === 0 ? 0 : 1, isRetained: false, properties: undefined } as const;
+      const message = {
+        topicName: topicFilter,
+        payload,
+        qos: qos === 0 ? 0 : 1,
+        isRetained: false,
+        properties: undefined,
+      } as const;
       const isSent =
         onSent === undefined
           ? this.#broker?.sendToClient(client.clientId, message)
@@ -288,7 +313,11 @@ export class CloudplugsMqtt {
       (error: unknown) => {
         const failure = this.#asPlugError(error);
         send(errorReply(failure), () => {
-          this.#broker?.disconnectClient(client.clientId, PlugReason.NotAuthorized, `enrolment failed: ${failure.message}`);
+          this.#broker?.disconnectClient(
+            client.clientId,
+            PlugReason.NotAuthorized,
+            `enrolment failed: ${failure.message}`,
+          );
         });
       },
     );

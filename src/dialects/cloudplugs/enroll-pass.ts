@@ -8,12 +8,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The enrolment password a thing with `hwid` presents for a template with `secret`. */
 export function thingEnrollPass(secret: string, hwid: string): string {
-  return createHash('sha1').update(secret + hwid, 'utf8').digest('base64');
+  return createHash('sha1')
+    .update(secret + hwid, 'utf8')
+    .digest('base64');
 }
 
 /** The control password a controller presents to control the thing with `thingHwid`. */
 export function controlPass(secret: string, thingHwid: string): string {
-  return createHash('sha1').update(thingHwid + secret, 'utf8').digest('base64');
+  return createHash('sha1')
+    .update(thingHwid + secret, 'utf8')
+    .digest('base64');
 }
 
 /** Constant-time string equality (lengths may differ: compared as SHA-256 digests). */

@@ -94,7 +94,8 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
         }
       }
       if (email !== undefined) return { kind: 'account', account: await service.loginAccount(email, master ?? '') };
-      if (isRequired) throw new PlugError(PlugErr.Unauthorized, 'send X-Plug-Id/X-Plug-Auth or X-Plug-Email/X-Plug-Master');
+      if (isRequired)
+        throw new PlugError(PlugErr.Unauthorized, 'send X-Plug-Id/X-Plug-Auth or X-Plug-Email/X-Plug-Master');
       return undefined;
     };
     const mustCall = async (request: FastifyRequest): Promise<Caller> => {
@@ -106,8 +107,10 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       const entry = registry.byPlugId(plugId);
       if (entry === undefined) throw new PlugError(PlugErr.NotFound, 'no device has that Plug-ID');
       if (caller.kind === 'account') {
-        if (caller.account.orgId !== entry.device.orgId) throw new PlugError(PlugErr.NotFound, 'no device has that Plug-ID');
-        if (access !== 'read' && caller.account.role === 'viewer') throw new PlugError(PlugErr.Forbidden, 'a viewer reads only');
+        if (caller.account.orgId !== entry.device.orgId)
+          throw new PlugError(PlugErr.NotFound, 'no device has that Plug-ID');
+        if (access !== 'read' && caller.account.role === 'viewer')
+          throw new PlugError(PlugErr.Forbidden, 'a viewer reads only');
         return entry;
       }
       const isAllowed =
@@ -129,7 +132,8 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
         if (props !== undefined) await setProperties(store, registry.byPlugId(result.id)!, props);
         return reply.code(200).send(result);
       }
-      if (caller.kind !== 'account') throw new PlugError(PlugErr.Forbidden, 'a prototype is enrolled with the master password');
+      if (caller.kind !== 'account')
+        throw new PlugError(PlugErr.Forbidden, 'a prototype is enrolled with the master password');
       if (caller.account.role === 'viewer') throw new PlugError(PlugErr.Forbidden, 'a viewer cannot enrol devices');
       const name = stringField(body, 'name', true);
       const perm = body['perm'] === undefined ? undefined : parsePermFilter(body['perm']);
@@ -175,7 +179,8 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       const needsAdmin = body['perm'] !== undefined || body['status'] !== undefined;
       const entry = deviceFor(caller, request.params.plugId, needsAdmin ? 'admin' : 'write');
       for (const key of Object.keys(body)) {
-        if (!['perm', 'name', 'status', 'props'].includes(key)) throw new PlugError(PlugErr.BadRequest, `unknown field "${key}"`);
+        if (!['perm', 'name', 'status', 'props'].includes(key))
+          throw new PlugError(PlugErr.BadRequest, `unknown field "${key}"`);
       }
       const perm = body['perm'] === undefined ? undefined : parsePermFilter(body['perm'], entry.row.perm);
       const status = body['status'] === undefined ? undefined : statusOf(body['status']);
@@ -190,7 +195,10 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
 
     app.delete<{ Params: { plugId: string } }>('/iot/device/:plugId', async (request, reply) => {
       const caller = await mustCall(request);
-      const ids = request.params.plugId.split(',').map((id) => id.trim()).filter((id) => id !== '');
+      const ids = request.params.plugId
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== '');
       const entries = ids.map((id) => deviceFor(caller, id, 'admin'));
       for (const entry of entries) await platform.entities.deleteDevice(entry.device.orgId, entry.device.id);
       return reply.code(200).send();
@@ -242,7 +250,10 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       const groups = new Map<string, { target: PlugDevice; channel: string; records: DataRecord[] }>();
       for (const record of records) {
         if (record.isGivenId) {
-          throw new PlugError(PlugErr.NotImplemented, 'records are immutable: "id" (modify a stored record) is not supported');
+          throw new PlugError(
+            PlugErr.NotImplemented,
+            'records are immutable: "id" (modify a stored record) is not supported',
+          );
         }
         const channel = record.channel ?? urlChannel;
         const problem = channelProblem(channel, false);
@@ -268,44 +279,56 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       return reply.code(200).send(ids.length === 1 ? ids[0] : ids);
     });
 
-    app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>('/iot/data/*', async (request) => {
-      const caller = await mustCall(request);
-      const mask = request.params['*'];
-      const problem = channelProblem(mask, true);
-      if (problem !== undefined) throw new PlugError(PlugErr.BadRequest, problem);
-      const q = request.query;
-      const limit = q['limit'] === undefined ? options.defaultReadLimit : integerOf(q['limit'], 'limit', 1, options.maxReadLimit);
-      const atMs = q['at'] === undefined ? undefined : csv(q['at']).slice(0, 100).map((v) => boundMs(v, 'at'));
-      return readRecords(platform, store, {
-        mask,
-        targets: readTargets(caller, q['of'], registry, options.maxReadDevices),
-        beforeMs: q['before'] === undefined ? undefined : asBadRequest(() => boundMs(q['before'] ?? '', 'before')),
-        afterMs: q['after'] === undefined ? undefined : asBadRequest(() => boundMs(q['after'] ?? '', 'after')),
-        atMs,
-        offset: q['offset'] === undefined ? 0 : integerOf(q['offset'], 'offset', 0, 1_000_000),
-        limit,
-        privateVisibleFor: (deviceId) => caller.kind === 'account' || caller.entry.device.id === deviceId,
-        maxScan: options.maxScanRecords,
-      });
-    });
+    app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>(
+      '/iot/data/*',
+      async (request) => {
+        const caller = await mustCall(request);
+        const mask = request.params['*'];
+        const problem = channelProblem(mask, true);
+        if (problem !== undefined) throw new PlugError(PlugErr.BadRequest, problem);
+        const q = request.query;
+        const limit =
+          q['limit'] === undefined ? options.defaultReadLimit : integerOf(q['limit'], 'limit', 1, options.maxReadLimit);
+        const atMs =
+          q['at'] === undefined
+            ? undefined
+            : csv(q['at'])
+                .slice(0, 100)
+                .map((v) => boundMs(v, 'at'));
+        return readRecords(platform, store, {
+          mask,
+          targets: readTargets(caller, q['of'], registry, options.maxReadDevices),
+          beforeMs: q['before'] === undefined ? undefined : asBadRequest(() => boundMs(q['before'] ?? '', 'before')),
+          afterMs: q['after'] === undefined ? undefined : asBadRequest(() => boundMs(q['after'] ?? '', 'after')),
+          atMs,
+          offset: q['offset'] === undefined ? 0 : integerOf(q['offset'], 'offset', 0, 1_000_000),
+          limit,
+          privateVisibleFor: (deviceId) => caller.kind === 'account' || caller.entry.device.id === deviceId,
+          maxScan: options.maxScanRecords,
+        });
+      },
+    );
 
     app.delete('/iot/data/*', async () => {
       await Promise.resolve();
       throw new PlugError(PlugErr.NotImplemented, 'stored records are removed by retention, ttl and expire_at only');
     });
 
-    app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>('/iot/channel/*', async (request) => {
-      const caller = await mustCall(request);
-      const mask = request.params['*'] === '' ? '#' : request.params['*'];
-      const targets = readTargets(caller, request.query['of'], registry, options.maxReadDevices);
-      const channels = new Set<string>();
-      for (const target of targets) {
-        for (const key of await platform.store.telemetryKeys(target.device.id)) {
-          if (matchesMask(mask, key)) channels.add(key);
+    app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>(
+      '/iot/channel/*',
+      async (request) => {
+        const caller = await mustCall(request);
+        const mask = request.params['*'] === '' ? '#' : request.params['*'];
+        const targets = readTargets(caller, request.query['of'], registry, options.maxReadDevices);
+        const channels = new Set<string>();
+        for (const target of targets) {
+          for (const key of await platform.store.telemetryKeys(target.device.id)) {
+            if (matchesMask(mask, key)) channels.add(key);
+          }
         }
-      }
-      return [...channels].sort().map((channel) => ({ channel }));
-    });
+        return [...channels].sort().map((channel) => ({ channel }));
+      },
+    );
 
     return Promise.resolve();
   };
@@ -315,7 +338,8 @@ function writeTarget(caller: Caller, of: string | undefined, registry: Cloudplug
   if (caller.kind === 'device') {
     if (of === undefined) return caller.entry;
     const target = registry.byPlugId(of);
-    if (target === undefined || !canWrite(caller.entry, target)) throw new PlugError(PlugErr.Forbidden, `may not publish of ${of}`);
+    if (target === undefined || !canWrite(caller.entry, target))
+      throw new PlugError(PlugErr.Forbidden, `may not publish of ${of}`);
     return target;
   }
   if (of === undefined) throw new PlugError(PlugErr.BadRequest, 'an account publishes "of" a device');
@@ -335,7 +359,8 @@ function readTargets(
 ): PlugDevice[] {
   if (ofText !== undefined) {
     const ids = csv(ofText);
-    if (ids.length > maxDevices) throw new PlugError(PlugErr.BadRequest, `"of" names over ${String(maxDevices)} devices`);
+    if (ids.length > maxDevices)
+      throw new PlugError(PlugErr.BadRequest, `"of" names over ${String(maxDevices)} devices`);
     return ids.map((id) => {
       const target = registry.byPlugId(id);
       const isAllowed =
@@ -346,9 +371,7 @@ function readTargets(
     });
   }
   const orgId = caller.kind === 'account' ? caller.account.orgId : caller.entry.device.orgId;
-  const readable = registry
-    .devicesOf(orgId)
-    .filter((t) => caller.kind === 'account' || canRead(caller.entry, t));
+  const readable = registry.devicesOf(orgId).filter((t) => caller.kind === 'account' || canRead(caller.entry, t));
   if (readable.length > maxDevices) {
     throw new PlugError(PlugErr.BadRequest, `over ${String(maxDevices)} readable devices: name them with "of"`);
   }
@@ -378,7 +401,8 @@ function toStatus(error: FastifyError | Error, logger: Logger): { status: number
   if (error instanceof DuplicateError) return { status: 409, message: error.message };
   if (error instanceof OverloadedError) return { status: 503, message: error.message };
   const statusCode = (error as FastifyError).statusCode;
-  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return { status: statusCode, message: error.message };
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500)
+    return { status: statusCode, message: error.message };
   logger.error({ err: error }, 'CloudPlugs HTTP request failed');
   return { status: 500, message: 'the request failed on the server' };
 }
@@ -423,7 +447,7 @@ function propsOf(body: Record<string, unknown>) {
     if (typeof links !== 'object' || links === null || Array.isArray(links)) {
       throw new PlugError(PlugErr.BadRequest, '"prop_links" maps property names to channels');
     }
-    for (const [name, channel] of Object.entries(links)) {
+    for (const [name, channel] of Object.entries(links as Record<string, unknown>)) {
       for (const [key, property] of parseProperties({ [name]: { channel } })) merged.set(key, property);
     }
   }
@@ -463,7 +487,10 @@ function integerOf(text: string, name: string, min: number, max: number): number
 }
 
 function csv(text: string): string[] {
-  return text.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  return text
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 function asBadRequest<T>(work: () => T): T {

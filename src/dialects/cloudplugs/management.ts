@@ -58,7 +58,11 @@ export function cloudplugsManagement(service: CloudplugsService): CloudplugsMana
     templatePlugId: (profileId) => registry.templateByProfileId(profileId)?.plugId,
     async createDevice(orgId, input) {
       const template = input.profileId === undefined ? undefined : registry.templateByProfileId(input.profileId);
-      if (template !== undefined && input.hwid !== undefined && registry.byHwid(template.profileId, 'thing', input.hwid)) {
+      if (
+        template !== undefined &&
+        input.hwid !== undefined &&
+        registry.byHwid(template.profileId, 'thing', input.hwid)
+      ) {
         throw new DuplicateError('hardware id');
       }
       const { entry, auth } = await service.createDevice(orgId, input.name, input.profileId, {
@@ -136,5 +140,5 @@ function parseTemplateInput(input: unknown): { enrollSecret: string | null; enro
   if (secret === undefined && enrollPasses.size === 0) {
     throw new CloudplugsRequestError('a template needs "enrollSecret" or "enrollPasses"');
   }
-  return { enrollSecret: (secret as string | undefined) ?? null, enrollPasses };
+  return { enrollSecret: secret ?? null, enrollPasses };
 }

@@ -179,10 +179,12 @@ export class CloudplugsStore {
   }
 
   async setEnrollSecret(profileId: string, secret: string | null): Promise<boolean> {
-    return (await this.#sql.run('UPDATE cloudplugs_templates SET enroll_secret = ? WHERE profile_id = ?', [
-      secret,
-      profileId,
-    ])) > 0;
+    return (
+      (await this.#sql.run('UPDATE cloudplugs_templates SET enroll_secret = ? WHERE profile_id = ?', [
+        secret,
+        profileId,
+      ])) > 0
+    );
   }
 
   async listTemplates(): Promise<TemplateRow[]> {

@@ -75,7 +75,7 @@ export function parsePropertyNames(payload: Buffer): string[] | undefined {
   if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string')) {
     throw new PlugError(PlugErr.BadRequest, 'name the properties as a JSON array of strings');
   }
-  return parsed as string[];
+  return parsed;
 }
 
 /** The properties' values, links resolved to the channel's last value (null when nothing was published yet). */

@@ -266,12 +266,17 @@ export class CloudplugsService {
       'controller',
       hwid,
       async () => {
-        const { entry, auth } = await this.createDevice(thing.device.orgId, controller.name ?? hwid, thing.device.profileId, {
-          kind: 'controller',
-          templateId: template.profileId,
-          hwid,
-          controls: [thing.row.plugId],
-        });
+        const { entry, auth } = await this.createDevice(
+          thing.device.orgId,
+          controller.name ?? hwid,
+          thing.device.profileId,
+          {
+            kind: 'controller',
+            templateId: template.profileId,
+            hwid,
+            controls: [thing.row.plugId],
+          },
+        );
         return { id: entry.row.plugId, auth };
       },
       thing.row.plugId,

@@ -139,7 +139,10 @@ async function createCloudplugsDevice(context: RouteContext, orgId: string, body
     profileId: profile?.id,
     hwid: body.hwid,
   });
-  const { profile: _byName, profileId: _byId, ...where } = body;
+  // The profile is already the device's; only zone, system, index and gateway flag are left to apply.
+  const where: Placement = { ...body };
+  delete where.profile;
+  delete where.profileId;
   const placement = await placementInput(entities, orgId, where);
   const placed =
     Object.keys(placement).length === 0
@@ -258,8 +261,7 @@ export function deviceRoutes(app: FastifyInstance, context: RouteContext): void 
       }
       const input = await placementInput(entities, orgId, rest);
       const patch = name === undefined ? input : { ...input, name };
-      const updated =
-        Object.keys(patch).length === 0 ? device : await entities.updateDevice(orgId, device.id, patch);
+      const updated = Object.keys(patch).length === 0 ? device : await entities.updateDevice(orgId, device.id, patch);
       if (updated === undefined) throw notFound('device');
       return plugs === undefined ? updated : { ...updated, cloudplugs: plugs };
     },
