@@ -171,6 +171,8 @@ export async function startSwitchboard(
       SWITCHBOARD_HTTP_PORT: String(httpPort),
       SWITCHBOARD_DATA_DIR: dataDir,
       SWITCHBOARD_LOG_LEVEL: 'warn',
+      // The reference Mosquitto runs with allow_anonymous true: the same here.
+      SWITCHBOARD_ALLOW_ANONYMOUS: 'true',
       // Same queue bound as the reference Mosquitto: the default 10,000 would drop (by design, counted) when
       // `--window` puts more than that in flight to one subscriber.
       SWITCHBOARD_MQTT_MAX_QUEUED_MESSAGES: String(BENCH_MAX_QUEUED_MESSAGES),

@@ -14,6 +14,7 @@ import { createThingsboardDialect, type ThingsboardDialect } from './dialects/th
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
+import { registerClientRpcHandlers } from './platform/client-rpc-webhook.js';
 import { Platform } from './platform/platform.js';
 import { RetentionSweeper } from './platform/retention.js';
 import { MemoryBrokerStore, SqliteBrokerStore } from './storage/index.js';
@@ -77,6 +78,8 @@ export async function startServer(
     limits: config.cloudplugs,
   });
   const { broker, thingsboard } = startBroker(config, logger, platform, cloudplugs, () => auth.serverOrgId());
+  // After the dialects registered theirs: a configured method replaces a built-in one.
+  registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
     platform,
     auth,

@@ -190,8 +190,9 @@ export const PlatformSection = Type.Object(
     zoneHierarchy: Type.Array(Type.String({ minLength: 1, pattern: '^[a-z][a-z0-9_-]*$' }), {
       minItems: 1,
       maxItems: 8,
-      default: ['building', 'level', 'area'],
-      description: 'Zone kinds from the top of the spatial hierarchy down (JSON array in the environment variable).',
+      default: ['org', 'region', 'building', 'level', 'area'],
+      description:
+        "Zone tiers from the top of the spatial hierarchy down (JSON array in the environment variable); every tier is optional, a zone's parent must be of a higher tier.",
     }),
     maxPendingWrites: Type.Integer({
       minimum: 1_000,
@@ -207,6 +208,15 @@ export const PlatformSection = Type.Object(
       default: 3_600,
       description: 'Lifetime of the JWTs `POST /api/auth/login` issues.',
     }),
+    clientRpcHandlers: Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$' }),
+      Type.String({ pattern: '^https?://', maxLength: 2048 }),
+      {
+        default: {},
+        description:
+          'Client-side RPC methods answered by an HTTP endpoint: `{"<method>": "<http(s) URL>"}` (JSON in the environment variable). The device\'s request is POSTed as `{"method", "params", "device": {"id", "name", "orgId"}}`; the JSON answer is the reply. A method named here replaces a built-in one.',
+      },
+    ),
     retentionIntervalSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,
@@ -268,8 +278,9 @@ export const ConfigSchema = Type.Object(
       description: 'Directory for the embedded store (created if missing).',
     }),
     allowAnonymous: Type.Boolean({
-      default: true,
-      description: 'Accept clients without credentials (true until the platform’s authentication lands).',
+      default: false,
+      description:
+        'Accept clients without credentials as plain MQTT clients (no device rights; the ACL applies). Off by default: every client authenticates as a device or a user.',
     }),
     logLevel: Type.Union(
       [

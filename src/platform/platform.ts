@@ -56,7 +56,7 @@ export class Platform {
     this.rpc = new RpcService(options.store, this.links, options.logger, options.rpc ?? DEFAULT_RPC_LIMITS);
     this.clientRpc = new ClientRpcRegistry();
     this.entities = new EntityService(options.store, {
-      zoneHierarchy: options.zoneHierarchy ?? ['building', 'level', 'area'],
+      zoneHierarchy: options.zoneHierarchy ?? ['org', 'region', 'building', 'level', 'area'],
     });
     this.#writer = new DataWriter(
       options.store,

@@ -33,7 +33,7 @@ describe('defaults', () => {
     assert.deepEqual(config, {
       host: '0.0.0.0',
       dataDir: './data',
-      allowAnonymous: true,
+      allowAnonymous: false,
       logLevel: 'info',
       mqtt: {
         port: 1883,
@@ -59,9 +59,10 @@ describe('defaults', () => {
       storage: { kind: 'sqlite', synchronous: 'normal' },
       database: { schema: 'switchboard' },
       platform: {
-        zoneHierarchy: ['building', 'level', 'area'],
+        zoneHierarchy: ['org', 'region', 'building', 'level', 'area'],
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
+        clientRpcHandlers: {},
         retentionIntervalSeconds: 60,
       },
       cloudplugs: { defaultReadLimit: 100, maxReadLimit: 1_000, maxScanRecords: 100_000, maxReadDevices: 1_000 },
@@ -172,6 +173,10 @@ describe('environment variables', () => {
         case 'platform.zoneHierarchy':
           raw = '["region","building","level","area"]';
           value = ['region', 'building', 'level', 'area'];
+          break;
+        case 'platform.clientRpcHandlers':
+          raw = '{"getWeather":"http://127.0.0.1:9000/weather"}';
+          value = { getWeather: 'http://127.0.0.1:9000/weather' };
           break;
         case 'platform.maxPendingWrites':
           raw = '5000';

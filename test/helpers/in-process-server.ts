@@ -66,6 +66,8 @@ export async function startTestServer(
     host,
     dataDir,
     logLevel: 'silent',
+    // The broker's own tests are plain MQTT clients without credentials; tests of authentication turn this off.
+    allowAnonymous: true,
     mqtt: { port: 0 },
     http: { port: 0 },
     tls:

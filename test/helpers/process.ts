@@ -31,6 +31,8 @@ export function spawnSwitchboard(
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     HOME: process.env['HOME'] ?? '/tmp',
+    // The broker's own tests are plain MQTT clients without credentials; tests of authentication turn this off.
+    SWITCHBOARD_ALLOW_ANONYMOUS: 'true',
   };
   const child = spawn(process.execPath, [options.script ?? MAIN_JS, ...(options.args ?? [])], {
     env: { ...env, ...options.env },

@@ -208,4 +208,74 @@ describe('HTTP API: devices, profiles, zones and systems', () => {
     assert.equal((unplaced.json as DeviceBody).systemId, null);
     assert.equal((await api.request('DELETE', `/api/systems/${systemId}`, { auth: api.adminToken })).status, 204);
   });
+
+  test('zones take a PlaceOS tier and parent; a system lists several zones; a profile names its driver id', async () => {
+    const post = (path: string, body: unknown) => api.request('POST', path, { auth: api.adminToken, body });
+    const org = await post('/api/zones', { name: 'Acme', tier: 'org' });
+    assert.equal(org.status, 201);
+    const orgZone = org.json as { id: string; tier: string; kind: string };
+    assert.equal(orgZone.tier, 'org');
+    assert.equal(orgZone.kind, 'org');
+    const building = await post('/api/zones', { name: 'Tower', tier: 'building', parent: orgZone.id });
+    assert.equal(building.status, 201);
+    const buildingZone = building.json as { id: string; parentId: string };
+    assert.equal(buildingZone.parentId, orgZone.id);
+    assert.equal((await post('/api/zones', { name: 'no tier' })).status, 400);
+
+    const system = await post('/api/systems', { name: 'Board room', zones: [orgZone.id, buildingZone.id] });
+    assert.equal(system.status, 201);
+    const created = system.json as { id: string; zones: string[]; zoneId: string | null };
+    assert.deepEqual(created.zones, [orgZone.id, buildingZone.id]);
+    assert.equal(created.zoneId, orgZone.id);
+    const missingZone = await post('/api/systems', { name: 'Ghost', zones: ['no-such-zone'] });
+    assert.equal(missingZone.status, 404);
+    const moved = await api.request('PUT', `/api/systems/${created.id}`, {
+      auth: api.adminToken,
+      body: { zones: [buildingZone.id] },
+    });
+    assert.deepEqual((moved.json as { zones: string[] }).zones, [buildingZone.id]);
+    // A zone a system is in cannot be deleted from under it.
+    assert.equal((await api.request('DELETE', `/api/zones/${buildingZone.id}`, { auth: api.adminToken })).status, 409);
+
+    const driver = await post('/api/profiles', { name: 'Display', driverId: 'dep-123' });
+    assert.equal(driver.status, 201);
+    assert.equal((driver.json as { driverId: string }).driverId, 'dep-123');
+    const plain = await post('/api/profiles', { name: 'Sensor' });
+    assert.equal((plain.json as { driverId: string | null }).driverId, null);
+  });
+
+  test('organizations get a generated MQTT id or the one given; users an e-mail and an MQTT id, all unique', async () => {
+    const post = (path: string, body: unknown) => api.request('POST', path, { auth: api.adminToken, body });
+    const generated = await post('/api/organizations', { name: 'Generated' });
+    assert.equal(generated.status, 201);
+    assert.match((generated.json as { mqttId: string }).mqttId, /^[A-Za-z0-9]{12}$/);
+    const chosen = await post('/api/organizations', { name: 'Chosen', mqttId: 'project42' });
+    assert.equal((chosen.json as { mqttId: string }).mqttId, 'project42');
+    const taken = await post('/api/organizations', { name: 'Again', mqttId: 'project42' });
+    assert.equal(taken.status, 409);
+    assert.equal(errorCode(taken), 'DUPLICATE');
+    assert.equal((await post('/api/organizations', { name: 'Bad', mqttId: 'a/b' })).status, 400);
+    assert.equal((await post('/api/organizations', { name: 'Reserved', mqttId: '_all' })).status, 400);
+
+    const user = await post('/api/users', {
+      username: 'ann',
+      password: 'ann-password',
+      role: 'viewer',
+      email: 'Ann@Example.com',
+      mqttId: 'ann01',
+    });
+    assert.equal(user.status, 201);
+    const body = user.json as { email: string; mqttId: string };
+    assert.equal(body.email, 'ann@example.com', 'stored lower-cased');
+    assert.equal(body.mqttId, 'ann01');
+    const sameEmail = await post('/api/users', {
+      username: 'ann2',
+      password: 'ann-password',
+      role: 'viewer',
+      email: 'ANN@example.com',
+    });
+    assert.equal(sameEmail.status, 409);
+    const badEmail = await post('/api/users', { username: 'x', password: 'x-password', role: 'viewer', email: 'nope' });
+    assert.equal(badEmail.status, 400);
+  });
 });
