@@ -147,6 +147,30 @@ describe('CloudPlugs HTTP API', () => {
     assert.equal(deleting.status, 501);
   });
 
+  it('a private record (is_priv) is read back only by its device and accounts, and not delivered live', async () => {
+    const owner = await server.createThing(accountTemplate, 'PRIV-OWNER', account.token);
+    const peer = await server.createThing(accountTemplate, 'PRIV-PEER', account.token);
+    const subscriber = resources.add(await server.connectThing(peer));
+    await subscriber.client.subscribeAsync(`${owner.plugId}/data/#`);
+    const hidden = await server.iot('PUT', '/iot/data/diary', { data: 'secret', is_priv: true }, as(owner));
+    assert.equal(hidden.status, 200, hidden.text);
+    const shown = await server.iot('PUT', '/iot/data/diary', { data: 'public' }, as(owner));
+    assert.equal(shown.status, 200);
+    // Live deliveries keep commit order: once the public record arrived, a delivered private one would be first.
+    const messages = await subscriber.waitForMessages(1);
+    assert.deepEqual(
+      messages.map((m) => record(m.payload).data),
+      ['public'],
+    );
+    const dataOf = async (headers: Record<string, string>) =>
+      (
+        (await server.iot('GET', `/iot/data/diary?of=${owner.plugId}`, undefined, headers)).body as { data: unknown }[]
+      ).map((r) => r.data);
+    assert.deepEqual(await dataOf(as(peer)), ['public']);
+    assert.deepEqual(await dataOf(as(owner)), ['public', 'secret']);
+    assert.deepEqual(await dataOf(master()), ['public', 'secret']);
+  });
+
   it('properties and location over HTTP; a device may not change its own status or permissions (403)', async () => {
     const thing = await server.createThing(template, 'PROPS-HTTP');
     assert.equal((await server.iot('PATCH', `/iot/device/${thing.plugId}/colour`, '"blue"', as(thing))).status, 200);

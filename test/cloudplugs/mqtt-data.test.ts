@@ -269,6 +269,20 @@ describe('CloudPlugs data over MQTT', () => {
     assert.equal((JSON.parse(failures[1]?.payload ?? '') as { err: number }).err, 400);
   });
 
+  it('deleting an organization closes its things’ connections and their Plug-IDs stop working', async () => {
+    const org = await server.createOrganization();
+    const orgTemplate = await server.createTemplate('doomed-model', org.token);
+    const thing = await server.createThing(orgTemplate, 'DOOMED', org.token);
+    const connected = resources.add(await server.connectThing(thing, { protocolVersion: 5 }));
+    const deleted = await server.api('DELETE', `/api/organizations/${org.orgId}`);
+    assert.equal(deleted.status, 204, deleted.text);
+    await clientClosed(connected.client);
+    await assert.rejects(
+      server.connectThing(thing, { protocolVersion: 5, clientId: 'again' }),
+      (e: Error & { code?: number }) => e.code === 0x86,
+    );
+  });
+
   it('a last will on a data topic is stored and delivered like a published record', async () => {
     const thing = await server.createThing(template);
     const reader = await server.createThing(template);

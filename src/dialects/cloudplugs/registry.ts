@@ -21,6 +21,13 @@ export class PlugRegistry {
   readonly #templatesByPlugId = new Map<string, TemplateRow>();
   readonly #templatesByProfileId = new Map<string, TemplateRow>();
 
+  /** Replaces every template (after an organization's were deleted with it). */
+  replaceTemplates(templates: readonly TemplateRow[]): void {
+    this.#templatesByPlugId.clear();
+    this.#templatesByProfileId.clear();
+    for (const template of templates) this.putTemplate(template);
+  }
+
   get deviceCount(): number {
     return this.#byDeviceId.size;
   }

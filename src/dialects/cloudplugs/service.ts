@@ -20,6 +20,9 @@ import { DEFAULT_THING_PERM, type PermFilter } from './perm.js';
 import { newPlugId } from './plug-id.js';
 import { PlugRegistry, type PlugDevice } from './registry.js';
 
+/** Platform devices read per query when the registry is filled. */
+const DEVICE_PAGE = 5_000;
+
 /** Controllers read and write only the things they control (through the things' `ctrl`). */
 const DEFAULT_CONTROLLER_PERM: PermFilter = { of: { r: [], w: [] }, ctrl: null };
 
@@ -57,14 +60,46 @@ export class CloudplugsService {
 
   /** Loads templates and devices into the registry and follows entity changes from then on. */
   async load(): Promise<void> {
-    for (const template of await this.store.listTemplates()) this.registry.putTemplate(template);
-    for (const row of await this.store.listDevices()) {
-      const device = await this.platform.store.getDevice(row.deviceId);
-      if (device !== undefined) this.registry.putDevice({ row, device });
-    }
+    await this.#fill();
     this.platform.entities.changes.subscribe((change) => {
       this.#onEntityChange(change);
     });
+  }
+
+  /** Reads every template and device into the registry (platform devices listed per organization, in pages). */
+  async #fill(): Promise<void> {
+    for (const template of await this.store.listTemplates()) this.registry.putTemplate(template);
+    const rows = new Map((await this.store.listDevices()).map((row) => [row.deviceId, row]));
+    if (rows.size === 0) return;
+    for (const org of await this.platform.store.listOrganizations()) {
+      for (let offset = 0; ; offset += DEVICE_PAGE) {
+        const page = await this.platform.store.listDevices(org.id, { limit: DEVICE_PAGE, offset });
+        for (const device of page) {
+          const row = rows.get(device.id);
+          if (row !== undefined) this.registry.putDevice({ row, device });
+        }
+        if (page.length < DEVICE_PAGE) break;
+      }
+    }
+  }
+
+  /**
+   * An organization deleted takes its devices and profiles with it (ON DELETE CASCADE) without a change per device:
+   * its devices leave the registry (their connections are closed) and the templates are read again.
+   */
+  #onOrganizationDeleted(orgId: string): void {
+    for (const entry of this.registry.devicesOf(orgId)) {
+      this.registry.removeDevice(entry.row.deviceId);
+      this.#onRevoked(entry.row.deviceId, 'the organization was deleted');
+    }
+    this.store.listTemplates().then(
+      (templates) => {
+        this.registry.replaceTemplates(templates);
+      },
+      (error: unknown) => {
+        this.#logger.error({ err: error }, 'CloudPlugs templates could not be read again');
+      },
+    );
   }
 
   onRevoked(listener: (deviceId: string, reason: string) => void): void {
@@ -72,6 +107,10 @@ export class CloudplugsService {
   }
 
   #onEntityChange(change: EntityChange): void {
+    if (change.entity === 'organization' && change.op === 'deleted') {
+      this.#onOrganizationDeleted(change.id);
+      return;
+    }
     if (change.entity === 'profile' && change.op === 'deleted') this.registry.removeTemplate(change.id);
     if (change.entity !== 'device') return;
     const entry = this.registry.byDeviceId(change.id);
