@@ -28,7 +28,13 @@ describe('CloudPlugs HTTP API', () => {
   const master = (): Record<string, string> => ({ 'x-plug-email': account.email, 'x-plug-master': account.password });
 
   it('POST /iot/device enrols a production thing: 200 {"id","auth"}; a wrong pass is 403 with err, twice is 409', async () => {
-    const body = { model: template.plugId, hwid: 'HTTP-1', pass: thingEnrollPass(template.secret, 'HTTP-1') };
+    const body = {
+      model: template.plugId,
+      hwid: 'HTTP-1',
+      pass: thingEnrollPass(template.secret, 'HTTP-1'),
+      props: { room: 'hall' },
+      prop_links: { lastTemp: 'temp' },
+    };
     const enrolled = await server.iot('POST', '/iot/device', body, {});
     assert.equal(enrolled.status, 200, enrolled.text);
     const { id, auth } = enrolled.body as { id: string; auth: string };
@@ -42,6 +48,14 @@ describe('CloudPlugs HTTP API', () => {
     const mine = await server.iot('GET', `/iot/device/${id}`, undefined, { 'x-plug-id': id, 'x-plug-auth': auth });
     assert.equal(mine.status, 200);
     assert.equal((mine.body as { hwid: string; model: string }).model, template.plugId);
+    // A property linked to a channel reads as its last value: null until something is published there.
+    assert.deepEqual((mine.body as { props: unknown }).props, { lastTemp: null, room: 'hall' });
+    await server.iot('PUT', '/iot/data/temp', { data: 19 }, { 'x-plug-id': id, 'x-plug-auth': auth });
+    const linked = await server.iot('GET', `/iot/device/${id}/lastTemp`, undefined, {
+      'x-plug-id': id,
+      'x-plug-auth': auth,
+    });
+    assert.equal(linked.body, 19);
   });
 
   it('a prototype is enrolled with the master password (201); without credentials or with a wrong one it is 401', async () => {
