@@ -119,5 +119,52 @@ for (const store of stores) {
         rmSync(dataDir, { recursive: true, force: true });
       }
     });
+
+    it('uploaded enrolment passwords and private-record marks are kept in the module tables', async () => {
+      const server = await startPlugServer(store.config());
+      resources.add({ close: () => server.close() });
+      const created = await server.api('POST', '/api/profiles', {
+        name: 'uploaded',
+        cloudplugs: { enrollPasses: { 'UP-1': 'pass-for-up-1' } },
+      });
+      const plugId = (created.body as { plugId: string }).plugId;
+      const enrolled = await server.iot(
+        'POST',
+        '/iot/device',
+        { model: plugId, hwid: 'UP-1', pass: 'pass-for-up-1' },
+        {},
+      );
+      assert.equal(enrolled.status, 200, enrolled.text);
+      const wrong = await server.iot('POST', '/iot/device', { model: plugId, hwid: 'UP-2', pass: 'pass-for-up-1' }, {});
+      assert.equal(wrong.status, 403);
+      const { id, auth } = enrolled.body as { id: string; auth: string };
+      const headers = { 'x-plug-id': id, 'x-plug-auth': auth };
+      const put = await server.iot(
+        'PUT',
+        '/iot/data/notes',
+        [{ data: 'mine', is_priv: true }, { data: 'ours' }],
+        headers,
+      );
+      assert.equal(put.status, 200, put.text);
+      const reader = await server.iot(
+        'POST',
+        '/iot/device',
+        { name: 'reader' },
+        {
+          authorization: `Basic ${Buffer.from(`admin-reader@example.com:x`).toString('base64')}`,
+        },
+      );
+      assert.equal(reader.status, 401);
+      const template = await server.createTemplate();
+      const other = await server.createThing(template, 'UP-READER');
+      const asOther = { 'x-plug-id': other.plugId, 'x-plug-auth': other.auth };
+      const seen = await server.iot('GET', `/iot/data/notes?of=${id}`, undefined, asOther);
+      assert.deepEqual(
+        (seen.body as { data: unknown }[]).map((r) => r.data),
+        ['ours'],
+      );
+      const own = await server.iot('GET', '/iot/data/notes', undefined, headers);
+      assert.deepEqual((own.body as { data: unknown }[]).map((r) => r.data).sort(), ['mine', 'ours']);
+    });
   });
 }
