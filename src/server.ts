@@ -11,6 +11,9 @@ import { composeDialects } from './dialects/router.js';
 import { createCloudplugsDialect, type CloudplugsDialect } from './dialects/cloudplugs/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
+import { OtaService } from './dialects/thingsboard/ota.js';
+import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
+import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
 import { createHttpApp } from './http/index.js';
@@ -77,7 +80,8 @@ export async function startServer(
     allowAnonymous: config.allowAnonymous,
     limits: config.cloudplugs,
   });
-  const { broker, thingsboard } = startBroker(config, logger, platform, cloudplugs, () => auth.serverOrgId());
+  const ota = await OtaService.open(platform, logger);
+  const { broker, thingsboard } = startBroker(config, logger, platform, ota, cloudplugs, () => auth.serverOrgId());
   // After the dialects registered theirs: a configured method replaces a built-in one.
   registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
@@ -91,6 +95,7 @@ export async function startServer(
       thingsboard.httpPlugin,
       thingsboard.claimsHttpPlugin,
       provisionHttpPlugin(platform),
+      otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       cloudplugs.httpPlugin,
     ],
   });
@@ -193,9 +198,16 @@ function startBroker(
   config: Config,
   logger: Logger,
   platform: Platform,
+  ota: OtaService,
   cloudplugs: CloudplugsDialect,
   serverOrgId: () => Promise<string | undefined>,
 ): { broker: Broker; thingsboard: ThingsboardDialect } {
+  const otaExtension = createOtaExtension({
+    ota: () => ota,
+    logger,
+    send: (clientId, message) => broker.sendToClient(clientId, message),
+    maxChunkBytes: config.mqtt.maxPacketSizeBytes - 1024,
+  });
   const gateway = createGatewayExtension({
     platform,
     logger,
@@ -209,7 +221,7 @@ function startBroker(
     allowAnonymous: config.allowAnonymous,
     provision: provisionHandler,
     serverOrgId,
-    extensions: [gateway],
+    extensions: [gateway, otaExtension],
   });
   const dialects: Dialect[] = [thingsboard.dialect, cloudplugs.mqtt];
   // choices.md "Who connects": the first step that recognises the credentials decides.

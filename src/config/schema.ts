@@ -217,6 +217,12 @@ export const PlatformSection = Type.Object(
           'Client-side RPC methods answered by an HTTP endpoint: `{"<method>": "<http(s) URL>"}` (JSON in the environment variable). The device\'s request is POSTed as `{"method", "params", "device": {"id", "name", "orgId"}}`; the JSON answer is the reply. A method named here replaces a built-in one.',
       },
     ),
+    maxOtaPackageBytes: Type.Integer({
+      minimum: 1_024,
+      maximum: 1_073_741_824,
+      default: 33_554_432,
+      description: 'Largest firmware or software package `POST /api/ota-packages` accepts.',
+    }),
     retentionIntervalSeconds: Type.Integer({
       minimum: 1,
       maximum: 86_400,

@@ -61,7 +61,7 @@ async function readBounded(response: Response): Promise<string | undefined> {
   if (response.body === null) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body) {
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
     if (size > MAX_ANSWER_BYTES) {
       await response.body.cancel().catch(() => undefined);

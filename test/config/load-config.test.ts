@@ -63,6 +63,7 @@ describe('defaults', () => {
         maxPendingWrites: 200_000,
         jwtLifetimeSeconds: 3_600,
         clientRpcHandlers: {},
+        maxOtaPackageBytes: 33_554_432,
         retentionIntervalSeconds: 60,
       },
       cloudplugs: { defaultReadLimit: 100, maxReadLimit: 1_000, maxScanRecords: 100_000, maxReadDevices: 1_000 },

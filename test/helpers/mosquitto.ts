@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 export interface MosquittoResult {
   code: number | null;
   stdout: string;
+  /** stdout as the bytes printed (binary payloads with `-N`). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -28,15 +30,16 @@ export function runMosquitto(
   const child = spawn(`/usr/bin/${tool}`, ['-h', '127.0.0.1', '-p', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
+  const stdoutChunks: Buffer[] = [];
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdout.on('data', (chunk: Buffer) => stdoutChunks.push(chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const result = new Promise<MosquittoResult>((resolve) => {
     child.once('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const stdoutBytes = Buffer.concat(stdoutChunks);
+      resolve({ code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr });
     });
   });
   return {

@@ -21,8 +21,11 @@ export interface ModuleSchema {
   postgres: readonly string[];
 }
 
-/** A bound value; booleans are stored as 0/1 on SQLite (read them back with `Boolean(…)`). */
-export type SqlParam = string | number | boolean | null;
+/**
+ * A bound value; booleans are stored as 0/1 on SQLite (read them back with `Boolean(…)`); a Buffer is a BLOB on
+ * SQLite and a bytea on PostgreSQL, and comes back as a Buffer from both.
+ */
+export type SqlParam = string | number | boolean | null | Buffer;
 
 export interface ModuleStatement {
   sql: string;
@@ -73,7 +76,7 @@ export function toPostgresPlaceholders(sql: string): string {
   return out;
 }
 
-function sqliteParams(params: readonly SqlParam[] | undefined): (string | number | null)[] {
+function sqliteParams(params: readonly SqlParam[] | undefined): (string | number | null | Buffer)[] {
   return (params ?? []).map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
 }
 
