@@ -3,7 +3,7 @@
  * (username = Plug-ID, password = auth code), publish QoS 0 records `{"data": n, "at": baseTs + n}` on
  * `<plug-id>/data/bench`; one more thing subscribes to `+/data/#`. The platform stores every record (QoS 0 too) and
  * only then republishes it, so a delivery is a stored record. QoS 0 has no acknowledgement, so the publishers keep at
- * most `--window` × 10 records ahead of what the subscriber received (the flow control of scenarios a–c), sending
+ * most 10 records per thing (and at least `--window` × 10) ahead of what the subscriber received (the flow control of scenarios a–c), sending
  * round-robin over the things. Measured: records/s delivered over `--duration` after a 2 s warm-up; afterwards, with
  * the server stopped, the store must hold at least every delivered record and no more than were sent.
  *
@@ -248,7 +248,8 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
   const topics = things.map((thing) => `${thing.plugId}/data/${CHANNEL}`);
   const baseTs = Date.now() - 86_400_000;
   const sentPerThing = new Array<number>(things.length).fill(0);
-  const window = options.windowMessages * 10;
+  // Ten records per thing in flight (at least `--window` × 10): enough to keep the group commit's batches full.
+  const window = Math.max(options.windowMessages * 10, things.length * 10);
   let sent = 0;
   let cursor = 0;
   let isRunning = true;
