@@ -22,7 +22,7 @@ import { errorReply, PlugErr, PlugError } from './errors.js';
 import { isCloudplugsIdentity, type CloudplugsIdentity, type PlugEnrollIdentity } from './identity.js';
 import { parseProperties, parsePropertyNames, readProperties, setProperties } from './properties.js';
 import { parseRecords, RecordError, type DataRecord } from './records.js';
-import { canRead, canWrite, type PlugDevice } from './registry.js';
+import { canRead, canWrite, isSameDevice, type PlugDevice } from './registry.js';
 import type { CloudplugsService } from './service.js';
 import { isCloudplugsTopic, parsePublishTopic, parseSubscribeFilter, plugIdOfTopic } from './topics.js';
 
@@ -102,7 +102,7 @@ export class CloudplugsMqtt {
     const device = this.#deviceOf(identity);
     if (device !== undefined) {
       if (topic.kind === 'data') return canWrite(device, target) ? true : PlugReason.NotAuthorized;
-      return device === target ? true : PlugReason.NotAuthorized;
+      return isSameDevice(device, target) ? true : PlugReason.NotAuthorized;
     }
     const actor = orgActorOf(identity);
     if (actor === undefined || actor.orgId !== target.device.orgId || actor.role === 'viewer') {
@@ -131,7 +131,9 @@ export class CloudplugsMqtt {
     if (filter.plugId !== undefined && target === undefined) return PlugReason.NotAuthorized;
     if (filter.kind === 'props') {
       // Replies come without a subscription; subscribing to one's own property topics is harmless.
-      return device !== undefined && device === target ? qos : PlugReason.NotAuthorized;
+      return device !== undefined && target !== undefined && isSameDevice(device, target)
+        ? qos
+        : PlugReason.NotAuthorized;
     }
     if (device !== undefined) {
       if (target !== undefined && !canRead(device, target)) return PlugReason.NotAuthorized;

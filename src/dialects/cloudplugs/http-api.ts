@@ -20,7 +20,7 @@ import { parsePermFilter, PermFilterError } from './perm.js';
 import { isDevicePlugId } from './plug-id.js';
 import { parseProperties, readProperties, setProperties } from './properties.js';
 import { parseRecords, RecordError, type DataRecord } from './records.js';
-import { canRead, canWrite, type PlugDevice } from './registry.js';
+import { canRead, canWrite, isSameDevice, type PlugDevice } from './registry.js';
 import type { CloudplugsService } from './service.js';
 import { channelProblem, matchesMask } from './topics.js';
 
@@ -114,7 +114,11 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
         return entry;
       }
       const isAllowed =
-        access === 'read' ? canRead(caller.entry, entry) : access === 'write' ? caller.entry === entry : false;
+        access === 'read'
+          ? canRead(caller.entry, entry)
+          : access === 'write'
+            ? isSameDevice(caller.entry, entry)
+            : false;
       if (!isAllowed) throw new PlugError(PlugErr.Forbidden, `not permitted on ${plugId}`);
       return entry;
     };

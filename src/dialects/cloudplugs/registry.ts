@@ -103,7 +103,7 @@ function hwidKey(row: PlugDeviceRow): string | undefined {
  */
 export function canRead(reader: PlugDevice, target: PlugDevice): boolean {
   if (reader.row.status === 'disabled') return false;
-  if (reader === target) return true;
+  if (isSameDevice(reader, target)) return true;
   if (reader.device.orgId !== target.device.orgId) return false;
   if (listAllows(reader.row.perm.of.r, target.row.plugId)) return true;
   return reader.row.controls.includes(target.row.plugId) && target.row.perm.ctrl !== '';
@@ -112,9 +112,14 @@ export function canRead(reader: PlugDevice, target: PlugDevice): boolean {
 /** May `writer` publish data on `target`'s behalf (`of`, or `target`'s Plug-ID in the topic)? */
 export function canWrite(writer: PlugDevice, target: PlugDevice): boolean {
   if (writer.row.status === 'disabled' || target.row.status === 'disabled') return false;
-  if (writer === target) return true;
+  if (isSameDevice(writer, target)) return true;
   if (writer.device.orgId !== target.device.orgId) return false;
   if (listAllows(writer.row.perm.of.w, target.row.plugId)) return true;
   const ctrl = target.row.perm.ctrl;
   return writer.row.controls.includes(target.row.plugId) && (ctrl === 'rw' || ctrl === null);
+}
+
+/** Entries are replaced on every change: compare devices by id, not by entry. */
+export function isSameDevice(a: PlugDevice, b: PlugDevice): boolean {
+  return a.row.deviceId === b.row.deviceId;
 }
