@@ -21,6 +21,7 @@ export interface CloudplugsLimits {
   maxReadDevices: number;
 }
 
+/** The config schema's defaults (`cloudplugs.*`). */
 export const DEFAULT_CLOUDPLUGS_LIMITS: CloudplugsLimits = {
   defaultReadLimit: 100,
   maxReadLimit: 1000,
@@ -28,6 +29,7 @@ export const DEFAULT_CLOUDPLUGS_LIMITS: CloudplugsLimits = {
   maxReadDevices: 1000,
 };
 
+/** What the dialect is built from. */
 export interface CloudplugsDialectOptions {
   platform: Platform;
   logger: Logger;
@@ -35,6 +37,7 @@ export interface CloudplugsDialectOptions {
   limits?: Partial<CloudplugsLimits> | undefined;
 }
 
+/** The dialect as the server wires it. */
 export interface CloudplugsDialect {
   /** The broker-facing dialect (hooks the router calls; the router's `attach` hands it the broker). */
   readonly mqtt: CloudplugsMqtt;
@@ -48,6 +51,7 @@ export interface CloudplugsDialect {
   attach(broker: Broker): void;
 }
 
+/** Opens the module tables, loads the registry, builds the hooks, auth steps, HTTP plugin and management calls. */
 export async function createCloudplugsDialect(options: CloudplugsDialectOptions): Promise<CloudplugsDialect> {
   const logger = options.logger.child({ dialect: 'cloudplugs' });
   const store = await CloudplugsStore.open((schema) => options.platform.store.openModule(schema));

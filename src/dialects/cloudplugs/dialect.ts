@@ -41,6 +41,7 @@ export const PlugReason = {
 const GUARD_DEVICE = 'cloudplugs:d:';
 const GUARD_ORG = 'cloudplugs:o:';
 
+/** What the MQTT side needs. */
 export interface CloudplugsMqttOptions {
   service: CloudplugsService;
   logger: Logger;

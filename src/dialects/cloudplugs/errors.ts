@@ -15,6 +15,7 @@ export const PlugErr = {
   NotImplemented: 501,
   Unavailable: 503,
 } as const;
+/** One of the `err` codes. */
 export type PlugErr = (typeof PlugErr)[keyof typeof PlugErr];
 
 /** A refusal carrying its CloudPlugs `err` code (= HTTP status). */

@@ -34,6 +34,7 @@ import { canRead, canWrite, isSameDevice, type PlugDevice } from './registry.js'
 import type { CloudplugsService } from './service.js';
 import { channelProblem, matchesMask } from './topics.js';
 
+/** What the `/iot` plugin needs, with its read bounds. */
 export interface CloudplugsHttpOptions {
   service: CloudplugsService;
   broker: () => Broker | undefined;
@@ -50,6 +51,7 @@ export interface CloudplugsHttpOptions {
 /** Who is calling: a device or an account. */
 type Caller = { kind: 'device'; entry: PlugDevice } | { kind: 'account'; account: PlugAccountIdentity };
 
+/** The `/iot` routes as one encapsulated Fastify plugin (own body parser and error handler). */
 export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPluginAsync {
   const { service, logger } = options;
   const { platform, store, registry } = service;

@@ -8,6 +8,7 @@ import type { Role } from '../../platform/model.js';
 
 const BRAND = Symbol('cloudplugs identity');
 
+/** A device logged in by Plug-ID and auth code. */
 export interface PlugDeviceIdentity {
   readonly [BRAND]: true;
   readonly kind: 'device';
@@ -16,6 +17,7 @@ export interface PlugDeviceIdentity {
   readonly orgId: string;
 }
 
+/** An account: a platform user logged in by e-mail and master password. */
 export interface PlugAccountIdentity {
   readonly [BRAND]: true;
   readonly kind: 'account';
@@ -24,6 +26,7 @@ export interface PlugAccountIdentity {
   readonly role: Role;
 }
 
+/** An enrolment session (empty username and password). */
 export interface PlugEnrollIdentity {
   readonly [BRAND]: true;
   readonly kind: 'enroll';
@@ -32,20 +35,25 @@ export interface PlugEnrollIdentity {
   readonly name: string | undefined;
 }
 
+/** Any identity the dialect attaches. */
 export type CloudplugsIdentity = PlugDeviceIdentity | PlugAccountIdentity | PlugEnrollIdentity;
 
+/** A device identity. */
 export function deviceIdentity(deviceId: string, plugId: string, orgId: string): PlugDeviceIdentity {
   return { [BRAND]: true, kind: 'device', deviceId, plugId, orgId };
 }
 
+/** An account identity. */
 export function accountIdentity(orgId: string, userId: string, role: Role): PlugAccountIdentity {
   return { [BRAND]: true, kind: 'account', orgId, userId, role };
 }
 
+/** An enrolment identity. */
 export function enrollIdentity(hwid: string, name: string | undefined): PlugEnrollIdentity {
   return { [BRAND]: true, kind: 'enroll', hwid, name };
 }
 
+/** True for identities the CloudPlugs auth steps attached. */
 export function isCloudplugsIdentity(value: unknown): value is CloudplugsIdentity {
   return typeof value === 'object' && value !== null && BRAND in value;
 }

@@ -23,6 +23,7 @@ export class CloudplugsRequestError extends Error {
   override readonly name = 'CloudplugsRequestError';
 }
 
+/** The calls the management API's profile and device routes make. */
 export interface CloudplugsManagement {
   /** Throws CloudplugsRequestError for a `cloudplugs` profile field that makeTemplate would refuse (call first). */
   checkTemplateInput(input: unknown): void;
@@ -44,6 +45,7 @@ export interface CloudplugsManagement {
   credentialsOf(deviceId: string): CloudplugsCredentials | undefined;
 }
 
+/** The management calls over the service. */
 export function cloudplugsManagement(service: CloudplugsService): CloudplugsManagement {
   const { registry } = service;
   return {

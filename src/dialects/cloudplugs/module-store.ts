@@ -10,8 +10,11 @@ import type { ModuleSchema, ModuleSql, ModuleStatement } from '../../storage/pla
 import type { JsonValue } from '../../platform/model.js';
 import type { PermFilter } from './perm.js';
 
+/** Prototype (account-enrolled), thing or controller (template-enrolled). */
 export type PlugDeviceKind = 'prototype' | 'thing' | 'controller';
+/** A device's status (device-apis.md §2.4). */
 export type PlugStatus = 'ok' | 'disabled' | 'reactivate';
+/** Every status, for validation. */
 export const PLUG_STATUSES: readonly PlugStatus[] = ['ok', 'disabled', 'reactivate'];
 
 /** A production template: a platform profile with a `mod-` Plug-ID. */

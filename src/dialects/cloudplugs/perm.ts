@@ -6,6 +6,7 @@
  */
 import { isDevicePlugId } from './plug-id.js';
 
+/** A device's permission filter. */
 export interface PermFilter {
   of: { r: readonly string[] | null; w: readonly string[] | null };
   ctrl: 'r' | 'rw' | '' | null;
@@ -17,6 +18,7 @@ export const DEFAULT_THING_PERM: PermFilter = { of: { r: null, w: [] }, ctrl: 'r
 /** Longest list a filter may hold (bounded: the filter is checked on every delivery). */
 export const MAX_PERM_LIST = 1000;
 
+/** A permission filter a request gave is not one. */
 export class PermFilterError extends Error {
   override readonly name = 'PermFilterError';
 }

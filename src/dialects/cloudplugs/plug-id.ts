@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
+/** The kinds of Plug-ID. */
 export type PlugPrefix = 'dev' | 'mod' | 'com';
 
 const OID_PATTERN = /^[0-9a-f]{24}$/;

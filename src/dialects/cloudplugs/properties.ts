@@ -13,6 +13,7 @@ import { channelProblem } from './topics.js';
 
 /** Bounds: properties per device and the length of a property name. */
 export const MAX_PROPERTIES_PER_DEVICE = 256;
+/** Longest property name. */
 export const MAX_PROPERTY_NAME_BYTES = 200;
 
 /** Parses a property map; `{"channel": "<name>"}` (exactly that one member) is a link. Throws PlugError 400. */

@@ -13,6 +13,7 @@ export interface PlugDevice {
   device: Device;
 }
 
+/** Templates and devices by Plug-ID, device id and hardware id. */
 export class PlugRegistry {
   readonly #byPlugId = new Map<string, PlugDevice>();
   readonly #byDeviceId = new Map<string, PlugDevice>();

@@ -32,6 +32,7 @@ export interface EnrollResult {
   auth: string;
 }
 
+/** The CloudPlugs part of a new device. */
 export interface NewPlugDeviceInput {
   kind: PlugDeviceKind;
   templateId: string | null;
@@ -42,6 +43,7 @@ export interface NewPlugDeviceInput {
   auth?: string | undefined;
 }
 
+/** Templates, devices, logins and enrolment over the module tables, the platform and the registry. */
 export class CloudplugsService {
   readonly registry = new PlugRegistry();
   readonly platform: Platform;

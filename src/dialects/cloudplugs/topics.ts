@@ -8,6 +8,7 @@ import { isDevicePlugId, isModelPlugId, isPlugId } from './plug-id.js';
 /** Channel names and masks are at most 200 bytes (CloudPlugs' glossary, device-apis.md §2.3). */
 export const MAX_CHANNEL_BYTES = 200;
 
+/** A PUBLISH topic of the namespace, parsed. */
 export type PublishTopic =
   | { kind: 'data'; plugId: string; channel: string }
   | { kind: 'propSet'; plugId: string }
@@ -15,6 +16,7 @@ export type PublishTopic =
   /** In the namespace, but not a topic anyone may publish to. */
   | { kind: 'invalid'; reason: string };
 
+/** A SUBSCRIBE filter of the namespace, parsed. */
 export type SubscribeFilter =
   /** `plugId` undefined for `+` (every readable device). */
   | { kind: 'data'; plugId: string | undefined; mask: string }
