@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: Switchboard against a reference broker (a private Mosquitto, or `--target`), scenarios a–f, one
- * side-by-side table on stdout; then the platform scenarios g–i, Switchboard alone on SQLite and on PostgreSQL, in a
+ * side-by-side table on stdout; then the platform scenarios g–j, Switchboard alone on SQLite and on PostgreSQL, in a
  * second table; all in a JSON file in `bench-results/`. See docs/benchmark.md.
  */
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,7 @@ import type { Scenario, ScenarioContext, ScenarioOutcome } from './scenario.js';
 import { aggregateQuery } from './scenario-aggregate.js';
 import { idleConnections, idleConnectionTarget, persistentSessions } from './scenario-connections.js';
 import { fanInQos0, fanInQos1, fanOut, steadyLatency } from './scenario-flow.js';
+import { feedOverhead } from './scenario-feed.js';
 import { telemetryIngestion } from './scenario-ingest.js';
 import { cloudplugsRecords } from './scenario-cloudplugs.js';
 
@@ -50,7 +51,8 @@ const RUN_ORDER: BrokerScenarioId[] = ['e', 'a', 'b', 'c', 'd', 'f'];
 const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = {
   g: telemetryIngestion,
   h: aggregateQuery,
-  i: cloudplugsRecords,
+  i: feedOverhead,
+  j: cloudplugsRecords,
 };
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
@@ -226,6 +228,12 @@ async function main(): Promise<number> {
       );
     }
     if (platformIds.includes('h')) footnotes.push('(h) queries the store directly: no server, no CPU columns.');
+    if (platformIds.includes('i')) {
+      footnotes.push(
+        '(i) CPU = % of one core with the PlaceOS feed on (and one subscriber on placeos/<org>/state/#), at half the ' +
+          'store’s target rate; overhead = CPU per acknowledged point with the feed ÷ without − 1.',
+      );
+    }
     process.stdout.write(`\n${footnotes.join('\n')}\n`);
     for (const line of missedTargets(platformResults)) process.stdout.write(`target missed: ${line}\n`);
   }

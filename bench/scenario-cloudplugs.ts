@@ -1,5 +1,5 @@
 /**
- * Scenario i: CloudPlugs data records. `--things` CloudPlugs things (default 1,000), each on its own connection
+ * Scenario j: CloudPlugs data records. `--things` CloudPlugs things (default 1,000), each on its own connection
  * (username = Plug-ID, password = auth code), publish QoS 0 records `{"data": n, "at": baseTs + n}` on
  * `<plug-id>/data/bench`; one more thing subscribes to `+/data/#`. The platform stores every record (QoS 0 too) and
  * only then republishes it, so a delivery is a stored record. QoS 0 has no acknowledgement, so the publishers keep at
@@ -320,7 +320,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
 }
 
 export const cloudplugsRecords: PlatformScenario = {
-  id: 'i',
+  id: 'j',
   title: 'CloudPlugs QoS 0 records',
   metrics: [
     { key: 'delivered', label: 'records/s stored and delivered', isHigherBetter: true, decimals: 0 },

@@ -21,19 +21,19 @@ import type { BackendKind } from './platform-database.js';
 /** The five numeric keys of every message. */
 export const TELEMETRY_KEYS = ['temperature', 'humidity', 'pressure', 'voltage', 'current'];
 /** Unmeasured start of each phase: connections' first commits, JIT, the database's first pages. */
-const WARM_UP_MS = 2_000;
+export const WARM_UP_MS = 2_000;
 /** After a phase, how long the messages still in flight have to be acknowledged. */
-const DRAIN_TIMEOUT_MS = 30_000;
+export const DRAIN_TIMEOUT_MS = 30_000;
 /** Time for creating the database, starting the server, provisioning and checking the store. */
 const SETUP_ALLOWANCE_MS = 180_000;
 /**
  * Device n's message k carries `ts = baseTs + k`: unique per device (a point at an existing (device, key, ts) would
  * replace one, and the count check could not tell), and a day in the past so it never runs into the future.
  */
-const BASE_TS_AGE_MS = 86_400_000;
+export const BASE_TS_AGE_MS = 86_400_000;
 
 /** One measured phase over every load process. */
-interface PhaseResult {
+export interface PhaseResult {
   /** Acknowledged data points per second between the two samples (messages × keys). */
   pointsPerSecond: number;
   stops: TelemetryStopResult[];
@@ -42,7 +42,7 @@ interface PhaseResult {
   databaseCpuPercent: number | undefined;
 }
 
-async function runPhase(
+export async function runPhase(
   context: PlatformContext,
   broker: SwitchboardUnderTest,
   processes: readonly LoadProcess[],
@@ -84,7 +84,7 @@ async function runPhase(
 }
 
 /** Errors the load processes reported in a phase, and messages that never got their PUBACK. */
-function phaseErrors(phase: PhaseResult, name: string): string[] {
+export function phaseErrors(phase: PhaseResult, name: string): string[] {
   const errors: string[] = [];
   for (const stop of phase.stops) {
     errors.push(...stop.errors.map((error) => `${name}: ${error}`));
@@ -100,9 +100,16 @@ function phaseErrors(phase: PhaseResult, name: string): string[] {
 }
 
 /** Half of the issue's ingestion targets (100,000 points/s on SQLite, 50,000 on PostgreSQL): the latency phase's rate. */
-const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>> = { sqlite: 50_000, postgres: 25_000 };
+export const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>> = {
+  sqlite: 50_000,
+  postgres: 25_000,
+};
 
-async function provision(context: PlatformContext, startServer: () => Promise<SwitchboardUnderTest>, password: string) {
+export async function provision(
+  context: PlatformContext,
+  startServer: () => Promise<SwitchboardUnderTest>,
+  password: string,
+) {
   const { options, database, tag } = context;
   const startedMs = monotonicMs();
   let devices: ProvisionedDevice[];

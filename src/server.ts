@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { composeDialects } from './dialects/router.js';
 import { createCloudplugsDialect, type CloudplugsDialect } from './dialects/cloudplugs/index.js';
+import { createPlaceosDialect, startPlaceosFeed, type PlaceosFeed } from './dialects/placeos/index.js';
 import { createGatewayExtension } from './dialects/thingsboard/gateway-extension.js';
 import { createThingsboardDialect, type ThingsboardDialect } from './dialects/thingsboard/index.js';
 import { OtaService } from './dialects/thingsboard/ota.js';
@@ -37,6 +38,8 @@ export interface RunningServer {
   broker: Broker;
   /** Devices, their data, RPC and the state-change bus. */
   platform: Platform;
+  /** The PlaceOS state feed (docs/placeos.md): what the local target and the bridges publish. */
+  placeosFeed: PlaceosFeed;
   /** Set on the first start with an empty store: the `admin` user created then (print a generated password once). */
   createdAdmin: { username: string; password: string; isPasswordGenerated: boolean } | undefined;
   /**
@@ -82,6 +85,14 @@ export async function startServer(
   });
   const ota = await OtaService.open(platform, logger);
   const { broker, thingsboard } = startBroker(config, logger, platform, ota, cloudplugs, () => auth.serverOrgId());
+  let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
+  try {
+    placeos = await startPlaceosFeed({ platform, broker, logger });
+  } catch (error) {
+    await broker.close();
+    await platform.close();
+    throw error;
+  }
   // After the dialects registered theirs: a configured method replaces a built-in one.
   registerClientRpcHandlers(platform.clientRpc, config.platform.clientRpcHandlers, { logger });
   const app = await createHttpApp({
@@ -96,6 +107,7 @@ export async function startServer(
       thingsboard.claimsHttpPlugin,
       provisionHttpPlugin(platform),
       otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
+      placeos.httpPlugin,
       cloudplugs.httpPlugin,
     ],
   });
@@ -128,6 +140,7 @@ export async function startServer(
     addresses = { mqtt, mqtts, http: await http.listen(config.http.port, config.host) };
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
+    placeos.close();
     await broker.close();
     await app.close();
     await platform.close();
@@ -141,6 +154,8 @@ export async function startServer(
     closing ??= (async () => {
       for (const listener of listeners) listener.stopAccepting();
       await retention.stop();
+      // The feed stops first: what the broker's close still commits is not published to a closing broker.
+      placeos.close();
       await broker.close();
       await app.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
@@ -158,6 +173,7 @@ export async function startServer(
     addresses,
     broker,
     platform,
+    placeosFeed: placeos.feed,
     createdAdmin: bootstrap.isCreated
       ? {
           username: bootstrap.username,
@@ -223,7 +239,8 @@ function startBroker(
     serverOrgId,
     extensions: [gateway, otaExtension],
   });
-  const dialects: Dialect[] = [thingsboard.dialect, cloudplugs.mqtt];
+  // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), cloudplugs.mqtt];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).

@@ -195,9 +195,14 @@ export class Broker implements SessionHost {
     connection.attach(channel);
   }
 
-  /** Publishes a message from the platform (not from a client), e.g. a server-side RPC or a feed update. */
-  publish(message: InboundMessage): void {
+  /**
+   * Publishes a message from the platform (not from a client), e.g. a server-side RPC or a feed update. With
+   * `persistRetained: false` a retained message is kept in memory only (it replaces, and deletes from the store, a
+   * stored one of the same topic): for state the caller republishes at every start.
+   */
+  publish(message: InboundMessage, options?: { persistRetained?: boolean }): void {
     const built = this.#buildMessage(message, '', true);
+    if (options?.persistRetained === false) built.isRetainedInMemoryOnly = true;
     this.#routeAndRetain(built, undefined);
   }
 
@@ -618,6 +623,7 @@ export class Broker implements SessionHost {
       storedRefs: 0,
       isPayloadOwned: false,
       qos0Heads: undefined,
+      isRetainedInMemoryOnly: false,
       onAcknowledged: undefined,
     };
   }
@@ -632,12 +638,15 @@ export class Broker implements SessionHost {
   #retain(message: Message): boolean {
     const topicName = message.topicName;
     const isSys = topicName.startsWith('$SYS/');
+    const previous = this.#retained.get(topicName);
     if (message.payload.length === 0) {
-      if (!this.#retained.delete(topicName) || isSys) return false;
+      if (previous === undefined) return false;
+      this.#retained.delete(topicName);
+      if (isSys || previous.isRetainedInMemoryOnly) return false;
       this.persistence.push({ op: 'deleteRetained', topicName });
       return true;
     }
-    if (!this.#retained.has(topicName) && this.#retained.size >= this.limits.maxRetainedMessages) {
+    if (previous === undefined && this.#retained.size >= this.limits.maxRetainedMessages) {
       this.#messagesDropped++;
       const nowMs = Date.now();
       if (nowMs - this.#lastRetainedLimitLogMs >= 10_000) {
@@ -650,6 +659,12 @@ export class Broker implements SessionHost {
     ownPayload(message);
     this.#retained.set(topicName, message);
     if (isSys) return false;
+    if (message.isRetainedInMemoryOnly) {
+      // A stored message of this topic must not come back at the next start in place of the new one.
+      if (previous === undefined || previous.isRetainedInMemoryOnly) return false;
+      this.persistence.push({ op: 'deleteRetained', topicName });
+      return true;
+    }
     this.persistence.push({ op: 'putRetained', topicName, message: storedFromMessage(message) });
     return true;
   }
@@ -935,6 +950,7 @@ function messageFromStored(stored: StoredMessage): Message {
     storedRefs: 0,
     isPayloadOwned: true,
     qos0Heads: undefined,
+    isRetainedInMemoryOnly: false,
     onAcknowledged: undefined,
   };
 }

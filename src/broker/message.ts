@@ -31,6 +31,11 @@ export interface Message {
    * written; QoS 1: PUBACK; QoS 2: PUBCOMP). RPC delivery states hang on this.
    */
   onAcknowledged: (() => void) | undefined;
+  /**
+   * A retained message kept in memory only (`Broker.publish` with `persistRetained: false`): state its publisher
+   * republishes at every start, such as the PlaceOS feed, so writing it to the store would only cost.
+   */
+  isRetainedInMemoryOnly: boolean;
 }
 
 /** One message on its way to one session: queued, or sent and awaiting acknowledgement. */

@@ -183,6 +183,10 @@ describe('environment variables', () => {
           raw = '5000';
           value = 5_000;
           break;
+        case 'platform.maxOtaPackageBytes':
+          raw = '2048';
+          value = 2_048;
+          break;
         case 'host':
         case 'dataDir':
         case 'tls.cert':

@@ -53,7 +53,7 @@ export interface FeedSource {
   subscribe(listener: (entry: FeedEntry) => void): () => void;
   /** The current entry of every live topic of the organization: what a target republishes on every (re)connect. */
   current(orgId: string): Iterable<FeedEntry>;
-  /** The organization's feed settings; undefined when it has none (feed off). */
+  /** The organization's stored feed settings (check `enabled`); undefined when it never configured its feed (off). */
   settings(orgId: string): FeedSettings | undefined;
 }
 

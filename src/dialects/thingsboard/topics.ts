@@ -141,9 +141,19 @@ const SUBSCRIBE_FILTERS: ReadonlyMap<string, SubscribeTopic> = new Map<string, S
   ['/provision/response', { kind: 'provisionResponse' }],
 ]);
 
-/** The §3.2 filter a SUBSCRIBE names, or undefined (refused in the namespace with 0x8F). */
+/**
+ * The §3.2 filter a SUBSCRIBE names, or undefined (refused in the namespace with 0x8F). Besides ThingsBoard's
+ * `…/response/+` filters, one response topic (`…/response/<id>`) is accepted for attribute and client-side RPC
+ * responses: request/response tools such as `mosquitto_rr` subscribe to exactly the topic they wait on. Either way
+ * the reply goes to the requester's connection by the request's topic form.
+ */
 export function parseSubscribeFilter(topicFilter: string): SubscribeTopic | undefined {
-  return SUBSCRIBE_FILTERS.get(topicFilter);
+  const exact = SUBSCRIBE_FILTERS.get(topicFilter);
+  if (exact !== undefined) return exact;
+  const slash = topicFilter.lastIndexOf('/');
+  if (slash < 0 || parseRequestId(topicFilter.slice(slash + 1)) === undefined) return undefined;
+  const wildcard = SUBSCRIBE_FILTERS.get(`${topicFilter.slice(0, slash)}/+`);
+  return wildcard?.kind === 'attributeResponses' || wildcard?.kind === 'rpcResponses' ? wildcard : undefined;
 }
 
 const ATTRIBUTE_UPDATE_TOPIC: Readonly<Record<TopicForm, string>> = {

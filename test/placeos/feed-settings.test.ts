@@ -1,0 +1,119 @@
+/**
+ * Feed settings are stored in the platform store's module table (`placeos_feed_settings`) and survive a restart, on
+ * SQLite and on PostgreSQL (each server on its own schema `sb_test_<random>`, dropped afterwards; skipped with the
+ * reason when PostgreSQL cannot be reached). After the restart the feed is on again, with the stored hierarchy,
+ * payload format and filters, and the hash secret is the same (a hashed value stays comparable across restarts).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import pg from 'pg';
+import type { Config } from '../../src/config/index.js';
+import { Resources, startTestServer, type DeepPartial } from '../helpers/index.js';
+import { ADMIN_PASSWORD, FeedHarness, parsePayload } from './feed-harness.js';
+
+const url = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function unreachableReason(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL not reachable at ${url} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const pgSkipReason = await unreachableReason();
+if (pgSkipReason !== undefined) process.stdout.write(`# PostgreSQL feed settings tests skipped: ${pgSkipReason}\n`);
+const schemas: string[] = [];
+after(async () => {
+  if (schemas.length === 0) return;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await admin.end();
+});
+
+const STORES: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
+  { name: 'SQLite', skip: undefined, config: () => ({}) },
+  {
+    name: 'PostgreSQL',
+    skip: pgSkipReason,
+    config: () => {
+      const schema = `sb_test_${randomBytes(6).toString('hex')}`;
+      schemas.push(schema);
+      return { database: { url, schema } };
+    },
+  },
+];
+
+for (const store of STORES) {
+  describe(`PlaceOS feed settings on ${store.name}`, { skip: store.skip }, () => {
+    const resources = new Resources();
+    afterEach(() => resources.closeAll());
+
+    it('settings survive a restart and the feed comes back on with them', async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-feed-'));
+      resources.add({ close: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })) });
+      const config: DeepPartial<Config> = {
+        ...store.config(),
+        dataDir,
+        adminPassword: ADMIN_PASSWORD,
+        allowAnonymous: true,
+      };
+      const settings = {
+        enabled: true,
+        hierarchy: ['org', 'region', 'building', 'level', 'area'],
+        timeUnit: 's',
+        valueEncoding: 'raw',
+        filters: [
+          { pattern: 'builtin:email', action: 'hash' },
+          { pattern: '\\d{4}$', action: 'mask', keepLast: 2, replacement: '#' },
+        ],
+      };
+
+      const first = resources.add(await startTestServer(config));
+      const h1 = await FeedHarness.connect(first, resources);
+      const system = await h1.system('Room', []);
+      const deviceName = 'Badge reader';
+      await h1.device(deviceName, { system });
+      assert.deepEqual(await h1.feed(settings), settings);
+      const before = await h1.subscriber(`placeos/${h1.orgId}/state/#`);
+      const deviceId = await idByName(h1, deviceName);
+      await h1.telemetry(deviceId, { badge: 'ann@example.com', pin: 'x1234' }, 1_760_000_001_999);
+      await before.barrier();
+      const hashedBefore = valueOf(before.feed, 'badge');
+      await first.close();
+
+      const second = resources.add(await startTestServer(config));
+      const h2 = await FeedHarness.connect(second, resources);
+      assert.deepEqual(await h2.ok('GET', `/api/organizations/${h2.orgId}/feed`), settings);
+      const all = await h2.subscriber(`placeos/${h2.orgId}/state/+/+/+/+/+/+/+/+/+`);
+      all.clear();
+      await h2.reconnectDevice(deviceId);
+      await h2.telemetry(deviceId, { badge: 'ann@example.com', pin: 'y5678' }, 1_760_000_002_500);
+      await all.barrier();
+      assert.equal(valueOf(all.feed, 'badge'), hashedBefore, 'same secret after the restart');
+      assert.equal(valueOf(all.feed, 'pin'), 'y#78');
+      assert.equal(parsePayload(all.feed[0]!).time, 1_760_000_002);
+    });
+  });
+}
+
+async function idByName(h: FeedHarness, name: string): Promise<string> {
+  const devices = (await h.ok('GET', '/api/devices')) as { id: string; name: string }[];
+  return devices.find((d) => d.name === name)!.id;
+}
+
+function valueOf(messages: { topic: string; payload: string }[], key: string): unknown {
+  const found = messages.filter((m) => m.topic.endsWith(`/${key}`)).pop();
+  assert.ok(found !== undefined, `no ${key} on the feed`);
+  return (JSON.parse(found.payload) as { value: unknown }).value;
+}
