@@ -184,6 +184,22 @@ describe('CloudPlugs enrolment over MQTT', () => {
     await assert.rejects(session.client.subscribeAsync('some/plain/topic'), refused);
   });
 
+  it('with anonymous access on, an anonymous client enrols the same way and stays a plain client elsewhere', async () => {
+    const open = await startPlugServer({ allowAnonymous: true });
+    resources.add({ close: () => open.close() });
+    const openTemplate = await open.createTemplate();
+    const session = resources.add(
+      await connectClient(open.test.mqttUrl, { clientId: 'EN-anon/Open', protocolVersion: 5 }),
+    );
+    await session.client.subscribeAsync('plain/topic');
+    await session.client.subscribeAsync(
+      `${openTemplate.plugId}/thing/${thingTopicPass(openTemplate.secret, 'EN-anon')}`,
+    );
+    const [reply] = await session.waitForMessages(1, (m) => m.topic.startsWith(openTemplate.plugId));
+    assert.match((JSON.parse(reply?.payload ?? '') as { id: string }).id, /^dev-[0-9a-f]{24}$/);
+    await assert.rejects(session.client.subscribeAsync('+/data/#'), /Not authorized/);
+  });
+
   it('a client with no credentials connects (CONNACK 0) as an enrolment session, as CloudPlugs requires', async () => {
     const client = mqtt.connect(server.test.mqttUrl, { clientId: 'EN-plain', reconnectPeriod: 0, protocolVersion: 5 });
     resources.add(client);

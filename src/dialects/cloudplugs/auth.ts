@@ -41,12 +41,17 @@ export function cloudplugsLoginStep(service: CloudplugsService, logger: Logger) 
   };
 }
 
-/** Empty username and password: an enrolment session for the device named by the client id `HWID/NAME`. */
-export function cloudplugsEnrollmentStep() {
+/**
+ * Empty username and password: an enrolment session for the device named by the client id `HWID/NAME`. When the
+ * server allows anonymous access the step stands aside: the router lets the client in as a plain anonymous one (no
+ * identity, as every dialect expects of anonymous clients), and the dialect treats an anonymous client's enrolment
+ * SUBSCRIBE the same way. Without anonymous access it attaches an enrolment identity, which no other dialect admits.
+ */
+export function cloudplugsEnrollmentStep(allowAnonymous: boolean) {
   return (request: ConnectRequest): AuthenticateResult | undefined => {
     const isEmptyUser = request.username === undefined || request.username === '';
     const isEmptyPassword = request.password === undefined || request.password.length === 0;
-    if (!isEmptyUser || !isEmptyPassword) return undefined;
+    if (!isEmptyUser || !isEmptyPassword || allowAnonymous) return undefined;
     const { hwid, name } = parseClientId(request.clientId);
     return { ok: true, identity: enrollIdentity(hwid, name) };
   };

@@ -62,7 +62,7 @@ export async function createCloudplugsDialect(options: CloudplugsDialectOptions)
   return {
     mqtt,
     loginStep: cloudplugsLoginStep(service, logger),
-    enrollmentStep: cloudplugsEnrollmentStep(),
+    enrollmentStep: cloudplugsEnrollmentStep(options.allowAnonymous),
     httpPlugin: cloudplugsHttpPlugin({ service, broker: () => mqtt.broker, logger, ...limits }),
     management: cloudplugsManagement(service),
     service,

@@ -19,7 +19,13 @@ import { isUserIdentity } from '../../platform/identity.js';
 import type { Role } from '../../platform/model.js';
 import { ingestRecords } from './data.js';
 import { errorReply, PlugErr, PlugError } from './errors.js';
-import { isCloudplugsIdentity, type CloudplugsIdentity, type PlugEnrollIdentity } from './identity.js';
+import {
+  enrollIdentity,
+  isCloudplugsIdentity,
+  parseClientId,
+  type CloudplugsIdentity,
+  type PlugEnrollIdentity,
+} from './identity.js';
 import { parseProperties, parsePropertyNames, readProperties, setProperties } from './properties.js';
 import { parseRecords, RecordError, type DataRecord } from './records.js';
 import { canRead, canWrite, isSameDevice, type PlugDevice } from './registry.js';
@@ -117,9 +123,10 @@ export class CloudplugsMqtt {
     if (!isCloudplugsTopic(topicFilter)) return this.#plainSubscribe(identity, topicFilter, qos);
     const filter = parseSubscribeFilter(topicFilter);
     if (filter.kind === 'invalid') return PlugReason.TopicFilterInvalid;
-    if (isEnroll(identity)) {
+    const enrolling = enrollmentOf(client);
+    if (enrolling !== undefined) {
       if (filter.kind === 'enrollThing' || filter.kind === 'enrollController') {
-        this.#startEnrollment(client, identity, topicFilter, filter, qos);
+        this.#startEnrollment(client, enrolling, topicFilter, filter, qos);
         return qos;
       }
       return PlugReason.NotAuthorized;
@@ -361,6 +368,15 @@ export class CloudplugsMqtt {
     const c = topicFilter.charCodeAt(0);
     return c === 0x23 /* # */ || c === 0x2b /* + */ ? PlugReason.NotAuthorized : qos;
   }
+}
+
+/** The enrolment session a client is: its enrolment identity, or (anonymous access on) a client without identity. */
+function enrollmentOf(client: ClientInfo): PlugEnrollIdentity | undefined {
+  const identity = client.identity;
+  if (isEnroll(identity)) return identity;
+  if (identity !== undefined) return undefined;
+  const { hwid, name } = parseClientId(client.clientId);
+  return enrollIdentity(hwid, name);
 }
 
 function isEnroll(identity: unknown): identity is PlugEnrollIdentity {
