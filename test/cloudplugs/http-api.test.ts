@@ -127,6 +127,16 @@ describe('CloudPlugs HTTP API', () => {
       (after.body as { data: unknown }[]).map((r) => r.data),
       [21],
     );
+    const exact = await server.iot('GET', '/iot/data/house/temp?at=1000,1500', undefined, as(reader));
+    assert.deepEqual(
+      (exact.body as { data: unknown }[]).map((r) => r.data),
+      [20],
+    );
+    const before = await server.iot('GET', '/iot/data/house/temp?before=2000', undefined, as(reader));
+    assert.deepEqual(
+      (before.body as { data: unknown }[]).map((r) => r.data),
+      [20],
+    );
     const limited = await server.iot('GET', '/iot/data/house/temp?limit=1&offset=1', undefined, as(reader));
     assert.deepEqual(
       (limited.body as { data: unknown }[]).map((r) => r.data),
