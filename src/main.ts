@@ -9,7 +9,12 @@ import { createLogger } from './observability/index.js';
 import { startServer, type RunningServer } from './server.js';
 import { ListenError, ListenErrorCode, type BoundAddress, type ListenerKind } from './transport/index.js';
 
-const PORT_KEY: Readonly<Record<ListenerKind, string>> = { tcp: 'mqtt.port', tls: 'tls.port', ws: 'http.port' };
+const PORT_KEY: Readonly<Record<ListenerKind, string>> = {
+  tcp: 'mqtt.port',
+  tls: 'tls.port',
+  ws: 'http.port',
+  wss: 'tls.httpsPort',
+};
 
 /** Runs Switchboard until a signal stops it; `argv` are the arguments after the script. Exits the process. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -59,10 +64,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return;
   }
 
-  const { mqtt, mqtts, http } = server.addresses;
+  const { mqtt, mqtts, http, https } = server.addresses;
   const lines = [`MQTT listening on mqtt://${hostPort(mqtt)}`];
   if (mqtts !== undefined) lines.push(`MQTT over TLS on mqtts://${hostPort(mqtts)}`);
-  lines.push(`MQTT over WebSocket on ws://${hostPort(http)}/mqtt`, `HTTP on http://${hostPort(http)}`);
+  lines.push(`MQTT over WebSocket on ws://${hostPort(http)}/mqtt`);
+  if (https !== undefined) {
+    lines.push(`MQTT over secure WebSocket on wss://${hostPort(https)}/mqtt`, `HTTPS on https://${hostPort(https)}`);
+  }
+  // Last: tests and scripts wait for this line to know every listener is up.
+  lines.push(`HTTP on http://${hostPort(http)}`);
   const admin = server.createdAdmin;
   if (admin?.isPasswordGenerated === true) {
     // Printed once, on the first start with an empty store; only its hash is kept.

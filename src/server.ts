@@ -1,5 +1,6 @@
 /** Assembles one Switchboard process: store, broker, and the TCP, TLS and HTTP/WebSocket listeners in front of it. */
 import { mkdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { AuthService, bootstrapAdmin, loadOrCreateJwtKey } from './auth/index.js';
@@ -17,6 +18,7 @@ import { createOtaExtension } from './dialects/thingsboard/ota-extension.js';
 import { otaHttpPlugin } from './dialects/thingsboard/ota-http.js';
 import { provisionHttpPlugin } from './dialects/thingsboard/provision-http.js';
 import { provisionHandler } from './dialects/thingsboard/provision.js';
+import { createUsersDialect, type UsersDialect } from './dialects/users/index.js';
 import { createHttpApp } from './http/index.js';
 import { registerClientRpcHandlers } from './platform/client-rpc-webhook.js';
 import { Platform } from './platform/platform.js';
@@ -31,10 +33,17 @@ export interface RunningServer {
   mqttPort: number;
   /** Bound MQTT over TLS port; undefined when TLS is off (no `tls.cert`/`tls.key`). */
   mqttsPort: number | undefined;
-  /** Bound HTTP port (MQTT over WebSocket at `/mqtt`). */
+  /** Bound HTTP port (MQTT over WebSocket at `/mqtt` and `/api/mqtt/`). */
   httpPort: number;
+  /** Bound HTTPS port (the same, over TLS: WSS); undefined when TLS is off. */
+  httpsPort: number | undefined;
   /** Every listener's bound address, for start-up messages. */
-  addresses: { mqtt: BoundAddress; mqtts: BoundAddress | undefined; http: BoundAddress };
+  addresses: {
+    mqtt: BoundAddress;
+    mqtts: BoundAddress | undefined;
+    http: BoundAddress;
+    https: BoundAddress | undefined;
+  };
   broker: Broker;
   /** Devices, their data, RPC and the state-change bus. */
   platform: Platform;
@@ -83,13 +92,31 @@ export async function startServer(
     allowAnonymous: config.allowAnonymous,
     limits: config.cloudplugs,
   });
+  const users = createUsersDialect({
+    auth,
+    logger,
+    changes: platform.entities.changes,
+    // Late-bound: the dialect list is built in startBroker.
+    isOwnedByAnotherDialect: (topic) => otherDialects.some((dialect) => dialect.ownsTopic?.(topic) === true),
+  });
+  const otherDialects: Dialect[] = [];
   const ota = await OtaService.open(platform, logger);
-  const { broker, thingsboard } = startBroker(config, logger, platform, ota, cloudplugs, () => auth.serverOrgId());
+  const { broker, thingsboard, dialects } = startBroker(
+    config,
+    logger,
+    platform,
+    ota,
+    cloudplugs,
+    () => auth.serverOrgId(),
+    users,
+  );
+  otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
     placeos = await startPlaceosFeed({ platform, broker, logger });
   } catch (error) {
     await broker.close();
+    users.close();
     await platform.close();
     throw error;
   }
@@ -108,6 +135,7 @@ export async function startServer(
       provisionHttpPlugin(platform),
       otaHttpPlugin({ platform, ota, maxPackageBytes: config.platform.maxOtaPackageBytes }),
       placeos.httpPlugin,
+      users.httpPlugin,
       cloudplugs.httpPlugin,
     ],
   });
@@ -123,25 +151,36 @@ export async function startServer(
           requestCert: config.tls.requestCert,
           handshakeTimeoutMs: config.mqtt.connectTimeoutMs,
         });
-  const http = new WebSocketListener({
+  const web = {
     ...common,
     maxPacketSizeBytes: config.mqtt.maxPacketSizeBytes,
     headersTimeoutMs: config.mqtt.connectTimeoutMs,
-    requestListener: (request, response) => {
+    requestListener: (request: IncomingMessage, response: ServerResponse) => {
       app.routing(request, response);
     },
-  });
-  const listeners: Listener[] = tls === undefined ? [tcp, http] : [tcp, tls, http];
+  };
+  const http = new WebSocketListener(web);
+  // The same application and MQTT paths over TLS (PlaceOS serves its users' MQTT API as WSS at `/api/mqtt/`).
+  const https = tlsFiles === undefined ? undefined : new WebSocketListener({ ...web, tls: tlsFiles });
+  const listeners: Listener[] = [
+    tcp,
+    ...(tls === undefined ? [] : [tls]),
+    http,
+    ...(https === undefined ? [] : [https]),
+  ];
 
   let addresses: RunningServer['addresses'];
   try {
     const mqtt = await tcp.listen(config.mqtt.port, config.host);
     const mqtts = tls === undefined ? undefined : await tls.listen(config.tls.port, config.host);
-    addresses = { mqtt, mqtts, http: await http.listen(config.http.port, config.host) };
+    const plain = await http.listen(config.http.port, config.host);
+    const secure = https === undefined ? undefined : await https.listen(config.tls.httpsPort, config.host);
+    addresses = { mqtt, mqtts, http: plain, https: secure };
   } catch (error) {
     for (const listener of listeners) listener.stopAccepting();
     placeos.close();
     await broker.close();
+    users.close();
     await app.close();
     await platform.close();
     await Promise.all(listeners.map((listener) => listener.close()));
@@ -157,6 +196,7 @@ export async function startServer(
       // The feed stops first: what the broker's close still commits is not published to a closing broker.
       placeos.close();
       await broker.close();
+      users.close();
       await app.close();
       // After the broker and the HTTP API: nothing posts device data any more, and what was posted is committed before
       // the store closes.
@@ -170,6 +210,7 @@ export async function startServer(
     mqttPort: addresses.mqtt.port,
     mqttsPort: addresses.mqtts?.port,
     httpPort: addresses.http.port,
+    httpsPort: addresses.https?.port,
     addresses,
     broker,
     platform,
@@ -217,7 +258,8 @@ function startBroker(
   ota: OtaService,
   cloudplugs: CloudplugsDialect,
   serverOrgId: () => Promise<string | undefined>,
-): { broker: Broker; thingsboard: ThingsboardDialect } {
+  users: UsersDialect,
+): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
   const otaExtension = createOtaExtension({
     ota: () => ota,
     logger,
@@ -240,12 +282,13 @@ function startBroker(
     extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
-  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), cloudplugs.mqtt];
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), users, cloudplugs.mqtt];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
     thingsboard.authSteps.provision,
     // 2. Users: a JWT or an API key as username and password.
+    users.authStep,
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
     cloudplugs.loginStep,
@@ -272,7 +315,7 @@ function startBroker(
   });
   router.attach(broker);
   broker.start();
-  return { broker, thingsboard };
+  return { broker, thingsboard, dialects };
 }
 
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {

@@ -16,6 +16,7 @@ export interface EnvBinding {
 /** Names that do not follow the generated pattern (kept short or historical, as the issue names them). */
 const RENAMED: Readonly<Record<string, string>> = {
   'tls.port': 'SWITCHBOARD_MQTTS_PORT',
+  'tls.httpsPort': 'SWITCHBOARD_HTTPS_PORT',
   'storage.kind': 'SWITCHBOARD_STORAGE',
 };
 

@@ -127,6 +127,10 @@ export const MqttSection = Type.Object(
 export const TlsSection = Type.Object(
   {
     port: port(8883, 'MQTT over TLS listener port; the listener is on only when `cert` and `key` are set.'),
+    httpsPort: port(
+      8443,
+      'HTTPS listener port: the HTTP API, and MQTT over secure WebSocket (WSS) at `/mqtt` and `/api/mqtt/`; on only when `cert` and `key` are set.',
+    ),
     cert: Type.Optional(Type.String({ minLength: 1, description: 'Path to the PEM server certificate (chain).' })),
     key: Type.Optional(Type.String({ minLength: 1, description: 'Path to the PEM private key of `cert`.' })),
     ca: Type.Optional(
@@ -146,7 +150,7 @@ export const TlsSection = Type.Object(
 
 export const HttpSection = Type.Object(
   {
-    port: port(8080, 'HTTP listener port; MQTT over WebSocket is served at `/mqtt` on it.'),
+    port: port(8080, 'HTTP listener port; MQTT over WebSocket is served at `/mqtt` and `/api/mqtt/` on it.'),
   },
   { additionalProperties: false, default: {} },
 );

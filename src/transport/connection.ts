@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { PeerCertificate } from 'node:tls';
 
 /** Which listener a connection arrived on. */
-export type ListenerKind = 'tcp' | 'tls' | 'ws';
+export type ListenerKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
 /** Where a connection came from; the broker and its hooks see this same type. */
 export interface ConnectionInfo {

@@ -12,6 +12,6 @@ export type { ListenerOptions } from './server-socket.js';
 export { TcpListener } from './tcp.js';
 export { TlsListener } from './tls.js';
 export type { TlsListenerOptions } from './tls.js';
-export { WebSocketListener } from './ws.js';
+export { DEFAULT_MQTT_PATHS, WebSocketListener } from './ws.js';
 export type { WebSocketListenerOptions } from './ws.js';
 export { basicRequestListener } from './http-basic.js';

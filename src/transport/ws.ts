@@ -1,8 +1,11 @@
 /**
- * MQTT over WebSocket at `/mqtt` on the HTTP listener ([MQTT-6.0.0]). Each WebSocket becomes a byte stream; a frame may
- * carry part of a packet or several packets, and the broker's decoder reassembles them.
+ * MQTT over WebSocket on the HTTP listener ([MQTT-6.0.0]): at `/mqtt`, and at `/api/mqtt/` where PlaceOS serves its
+ * users' WebSocket MQTT API (device-apis.md §1.5). With TLS material the same listener is an HTTPS server (WSS). Each
+ * WebSocket becomes a byte stream; a frame may carry part of a packet or several packets, and the broker's decoder
+ * reassembles them.
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
@@ -17,9 +20,17 @@ export interface WebSocketListenerOptions extends ListenerOptions {
   headersTimeoutMs: number;
   /** Answers every plain HTTP request (everything that is not a WebSocket upgrade). */
   requestListener: RequestListener;
-  /** Upgrade path for MQTT; default `/mqtt`. */
-  path?: string;
+  /** Upgrade paths for MQTT, matched exactly (query strings ignored); default {@link DEFAULT_MQTT_PATHS}. */
+  paths?: readonly string[];
+  /** PEM material (file contents): serve HTTPS and WSS instead of HTTP and WS. */
+  tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
 }
+
+/**
+ * `/mqtt` (the broker's own) and `/api/mqtt/` (PlaceOS's route for users, where nginx proxies to its Mosquitto); the
+ * form without the trailing slash too, since clients configured by hand often drop it.
+ */
+export const DEFAULT_MQTT_PATHS: readonly string[] = ['/mqtt', '/api/mqtt/', '/api/mqtt'];
 
 /** Subprotocols in order of preference; `mqttv3.1` is what some 3.1-era clients still offer. */
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'] as const;
@@ -30,17 +41,32 @@ function selectSubprotocol(offered: Set<string>): string | false {
   return false;
 }
 
-/** An HTTP server whose `upgrade` requests on `path` become MQTT connections. */
+/** An HTTP (or HTTPS) server whose `upgrade` requests on the MQTT paths become MQTT connections. */
 export class WebSocketListener implements Listener {
-  readonly kind = 'ws';
+  readonly kind: 'ws' | 'wss';
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #base: ServerSocket;
-  readonly #path: string;
+  readonly #paths: ReadonlySet<string>;
 
   constructor(options: WebSocketListenerOptions) {
-    this.#path = options.path ?? '/mqtt';
-    this.#server = createServer({ noDelay: true, headersTimeout: options.headersTimeoutMs }, options.requestListener);
+    this.#paths = new Set(options.paths ?? DEFAULT_MQTT_PATHS);
+    const common = { noDelay: true, headersTimeout: options.headersTimeoutMs };
+    if (options.tls === undefined) {
+      this.kind = 'ws';
+      this.#server = createServer(common, options.requestListener);
+    } else {
+      this.kind = 'wss';
+      // The handshake shares the headers' deadline, so a client that opens a socket and stalls costs no more than on WS.
+      const { cert, key } = options.tls;
+      this.#server = createHttpsServer(
+        { ...common, cert, key, handshakeTimeout: options.headersTimeoutMs },
+        options.requestListener,
+      );
+      this.#server.on('tlsClientError', (error: Error, socket: { remoteAddress?: string }) => {
+        options.logger?.debug({ err: error, remoteAddress: socket.remoteAddress }, 'HTTPS handshake failed');
+      });
+    }
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPacketSizeBytes,
@@ -48,7 +74,7 @@ export class WebSocketListener implements Listener {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.#base = new ServerSocket(this.#server, 'ws', options);
+    this.#base = new ServerSocket(this.#server, this.kind, options);
     this.#server.on('connection', (socket: Socket) => this.#base.admit(socket));
     this.#server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#onUpgrade(request, socket, head),
@@ -76,7 +102,7 @@ export class WebSocketListener implements Listener {
   }
 
   #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (pathOf(request.url) !== this.#path) {
+    if (!this.#paths.has(pathOf(request.url))) {
       const body = JSON.stringify({ error: 'not_found', message: `no WebSocket endpoint at ${pathOf(request.url)}` });
       socket.end(
         `HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\n` +
@@ -103,7 +129,7 @@ export class WebSocketListener implements Listener {
     // when the WebSocket closes and never emits 'close' by itself; destroy it once the broker has read to the end.
     stream.once('end', () => stream.destroy());
     request.socket.setNoDelay(true);
-    this.#base.handOver(stream, { remoteAddress, remotePort, listener: 'ws' });
+    this.#base.handOver(stream, { remoteAddress, remotePort, listener: this.kind });
   }
 }
 

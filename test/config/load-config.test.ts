@@ -54,7 +54,7 @@ describe('defaults', () => {
         maxRetainedMessages: 1_000_000,
         sysIntervalSeconds: 10,
       },
-      tls: { port: 8883, requestCert: false },
+      tls: { port: 8883, httpsPort: 8443, requestCert: false },
       http: { port: 8080 },
       storage: { kind: 'sqlite', synchronous: 'normal' },
       database: { schema: 'switchboard' },

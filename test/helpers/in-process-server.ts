@@ -31,6 +31,8 @@ export interface TestServer {
   mqttPort: number;
   mqttsPort: number | undefined;
   httpPort: number;
+  /** The HTTPS (WSS) port, when TLS is on. */
+  httpsPort: number | undefined;
   /** `mqtt://127.0.0.1:<port>` */
   mqttUrl: string;
   /** `mqtts://localhost:<port>`, when TLS is on (the server certificate names localhost and 127.0.0.1). */
@@ -72,8 +74,14 @@ export async function startTestServer(
     http: { port: 0 },
     tls:
       certificates === undefined
-        ? { port: 0 }
-        : { port: 0, cert: certificates.serverCertPath, key: certificates.serverKeyPath, ca: certificates.caCertPath },
+        ? { port: 0, httpsPort: 0 }
+        : {
+            port: 0,
+            httpsPort: 0,
+            cert: certificates.serverCertPath,
+            key: certificates.serverKeyPath,
+            ca: certificates.caCertPath,
+          },
   };
   const config = parseConfig(merge(base, overrides));
   const logLevel = process.env['SWITCHBOARD_TEST_LOG_LEVEL'];
@@ -97,6 +105,7 @@ export async function startTestServer(
     mqttPort: server.mqttPort,
     mqttsPort: server.mqttsPort,
     httpPort: server.httpPort,
+    httpsPort: server.httpsPort,
     mqttUrl: `mqtt://${host}:${server.mqttPort}`,
     mqttsUrl: server.mqttsPort === undefined ? undefined : `mqtts://localhost:${server.mqttsPort}`,
     wsUrl: `ws://${host}:${server.httpPort}/mqtt`,

@@ -36,6 +36,7 @@ function baseEnv(dataDir = freshDataDir()): Record<string, string> {
     SWITCHBOARD_MQTT_PORT: '0',
     SWITCHBOARD_MQTTS_PORT: '0',
     SWITCHBOARD_HTTP_PORT: '0',
+    SWITCHBOARD_HTTPS_PORT: '0',
     SWITCHBOARD_DATA_DIR: dataDir,
     SWITCHBOARD_LOG_LEVEL: 'warn',
   };
@@ -124,7 +125,8 @@ describe('start-up', () => {
     const child = start({ ...baseEnv(), ...tlsEnv() });
     const { mqtts } = await ports(child);
     assert.ok(mqtts !== undefined && mqtts > 0, child.outputLines().join('\n'));
-    assert.equal(child.outputLines().filter((line) => !line.startsWith('created user')).length, 4);
+    // TCP, TLS, WebSocket, secure WebSocket, HTTPS, HTTP.
+    assert.equal(child.outputLines().filter((line) => !line.startsWith('created user')).length, 6);
     child.child.kill('SIGTERM');
     assert.deepEqual(await child.exited, { code: 0, signal: null });
   });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { basicRequestListener, WebSocketListener, type WebSocketListenerOptions } from '../../src/transport/index.js';
+import { generateTestCertificate } from '../helpers/certificates.js';
 import { closed, RecordingHandler } from './recording-handler.js';
 
 async function start(
@@ -113,6 +116,45 @@ describe('WebSocket listener', () => {
     const [code] = (await once(ws, 'close')) as [number];
     assert.equal(code, 1009);
     await listener.close();
+  });
+
+  test('/api/mqtt/ and /api/mqtt (PlaceOS users’ path) are MQTT endpoints too, with the `mqtt` subprotocol', async () => {
+    const handler = new RecordingHandler();
+    const { listener, port } = await start(handler);
+    for (const path of ['/api/mqtt/', '/api/mqtt', '/api/mqtt/?x=1']) {
+      const ws = await open(`ws://127.0.0.1:${String(port)}${path}`);
+      assert.equal(ws.protocol, 'mqtt', path);
+      ws.close();
+    }
+    await handler.waitForConnections(3);
+    await listener.close();
+  });
+
+  test('with TLS material the listener serves HTTPS and WSS, handing connections over as listener wss', async () => {
+    const pki = generateTestCertificate();
+    try {
+      const handler = new RecordingHandler();
+      const tls = { cert: readFileSync(pki.serverCertPath), key: readFileSync(pki.serverKeyPath) };
+      const { listener, port } = await start(handler, { tls });
+      assert.equal(listener.kind, 'wss');
+      const ws = new WebSocket(`wss://localhost:${String(port)}/api/mqtt/`, ['mqtt'], { ca: pki.caCert });
+      ws.on('error', () => undefined);
+      await once(ws, 'open');
+      const [connection] = await handler.waitForConnections(1);
+      assert.equal(connection?.info.listener, 'wss');
+      const health = await new Promise<number>((resolve, reject) => {
+        const request = httpsGet(`https://localhost:${String(port)}/healthz`, { ca: pki.caCert }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+      });
+      assert.equal(health, 200);
+      ws.close();
+      await listener.close();
+    } finally {
+      pki.cleanup();
+    }
   });
 
   test('an upgrade on another path gets a 404', async () => {
