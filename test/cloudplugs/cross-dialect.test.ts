@@ -120,6 +120,34 @@ describe('CloudPlugs and ThingsBoard in one organization', () => {
     }
   });
 
+  it('a platform user (JWT over MQTT) reads its organization’s CloudPlugs records on +/data/#, not another’s', async () => {
+    const other = await server.createOrganization();
+    const otherThing = await server.createThing(
+      await server.createTemplate('user-other', other.token),
+      'USR-OUT',
+      other.token,
+    );
+    const thing = await server.createThing(await server.createTemplate('user-model'), 'USR-IN');
+    const user = resources.add(
+      await connectClient(server.test.mqttUrl, {
+        clientId: 'jwt-user',
+        username: server.token,
+        password: server.token,
+      }),
+    );
+    await user.client.subscribeAsync('+/data/#');
+    const outsider = resources.add(await server.connectThing(otherThing));
+    await outsider.client.publishAsync(`${otherThing.plugId}/data/x`, '{"data": "theirs"}', { qos: 1 });
+    const device = resources.add(await server.connectThing(thing));
+    await device.client.publishAsync(`${thing.plugId}/data/x`, '{"data": "ours"}', { qos: 1 });
+    // Deliveries keep commit order: once ours arrived, theirs (committed first) would have come before it.
+    const messages = await user.waitForMessages(1);
+    assert.deepEqual(
+      messages.map((m) => m.topic),
+      [`${thing.plugId}/data/x`],
+    );
+  });
+
   it('a ThingsBoard device cannot publish into the CloudPlugs namespace, nor a CloudPlugs thing into ThingsBoard’s', async () => {
     const template = await server.createTemplate();
     const thing = await server.createThing(template, 'CROSS-CP2');
