@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util';
 import type { BrokerAddress } from './protocol.js';
 
-export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] as const;
+export const SCENARIO_IDS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 /** Scenarios of the device platform (Switchboard alone, on SQLite and on PostgreSQL); the others compare brokers. */
-export const PLATFORM_SCENARIO_IDS = ['g', 'h', 'i'] as const;
+export const PLATFORM_SCENARIO_IDS = ['g', 'h', 'i', 'j'] as const;
 export type PlatformScenarioId = (typeof PLATFORM_SCENARIO_IDS)[number];
 export type BrokerScenarioId = Exclude<ScenarioId, PlatformScenarioId>;
 
@@ -37,6 +37,8 @@ export interface BenchOptions {
   deviceInflight: number;
   /** Scenario h: telemetry points seeded before the aggregate queries. */
   points: number;
+  /** Scenario j: CloudPlugs things publishing records, one connection each. */
+  things: number;
   /** An existing database to connect to; g and h create (and drop) their own database through it. */
   postgresUrl: string;
   /** Scenario g: devices created through the management API of the running server, or in the store beforehand. */
@@ -47,10 +49,10 @@ export const USAGE = `Usage: npm run bench -- [options]
 
 Runs scenarios a–f against Switchboard (dist/src/main.js, started on free ports) and a reference broker
 (a private Mosquitto started on a free port, or --target), and prints a side-by-side table; then the platform
-scenarios g–i against Switchboard alone, once on SQLite and once on PostgreSQL, in a second table.
+scenarios g–j against Switchboard alone, once on SQLite and once on PostgreSQL, in a second table.
 
-  --only a,b,...             scenarios to run (default: all of a,b,c,d,e,f,g,h,i)
-  --duration SECONDS         measuring time of scenarios a–d, and of each phase of g and i (default 10)
+  --only a,b,...             scenarios to run (default: all of a,b,c,d,e,f,g,h,i,j)
+  --duration SECONDS         measuring time of scenarios a–d, and of each phase of g, i and j (default 10)
   --switchboard-only         do not run a reference broker
   --reference-only           do not start Switchboard (alias: --mosquitto-only)
   --target HOST:PORT         use this broker as the reference instead of spawning Mosquitto
@@ -64,6 +66,7 @@ scenarios g–i against Switchboard alone, once on SQLite and once on PostgreSQL
   --messages-per-session N   scenario f (default 100)
   --devices N                scenarios g, i: ThingsBoard devices, one connection each (default 100)
   --device-inflight N        scenario g: QoS 1 messages a device may have without PUBACK (default 16)
+  --things N                 scenario j: CloudPlugs things publishing QoS 0 records (default 1000)
   --points N                 scenario h: points seeded before the queries, at least ${MIN_POINTS} (default 10000000)
   --postgres-url URL         database g and h connect to, to create and drop their own
                              (default ${DEFAULT_POSTGRES_URL})
@@ -114,6 +117,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       devices: { type: 'string' },
       'device-inflight': { type: 'string' },
       points: { type: 'string' },
+      things: { type: 'string' },
       'postgres-url': { type: 'string' },
       provision: { type: 'string' },
       help: { type: 'boolean' },
@@ -167,6 +171,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     // 65,535 packet ids per connection; past a few hundred, more in flight only adds queueing.
     deviceInflight: integer('device-inflight', values['device-inflight'], 16, 1, 65_535),
     points: integer('points', values.points, 10_000_000, MIN_POINTS, 2_000_000_000),
+    things: integer('things', values.things, 1_000, 1, 100_000),
     postgresUrl: postgresUrl(values['postgres-url']),
     provision: provision(values.provision),
   };

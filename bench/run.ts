@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: Switchboard against a reference broker (a private Mosquitto, or `--target`), scenarios a–f, one
- * side-by-side table on stdout; then the platform scenarios g–h, Switchboard alone on SQLite and on PostgreSQL, in a
+ * side-by-side table on stdout; then the platform scenarios g–j, Switchboard alone on SQLite and on PostgreSQL, in a
  * second table; all in a JSON file in `bench-results/`. See docs/benchmark.md.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,6 +28,7 @@ import { idleConnections, idleConnectionTarget, persistentSessions } from './sce
 import { fanInQos0, fanInQos1, fanOut, steadyLatency } from './scenario-flow.js';
 import { feedOverhead } from './scenario-feed.js';
 import { telemetryIngestion } from './scenario-ingest.js';
+import { cloudplugsRecords } from './scenario-cloudplugs.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 /** The package root: `dist/bench/run.js` → two levels up. */
@@ -51,6 +52,7 @@ const PLATFORM_SCENARIOS: Record<PlatformScenarioId, PlatformScenario> = {
   g: telemetryIngestion,
   h: aggregateQuery,
   i: feedOverhead,
+  j: cloudplugsRecords,
 };
 
 const log = (message: string): void => void process.stderr.write(`${message}\n`);

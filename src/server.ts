@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './observability/index.js';
 import type { AuthStep, Dialect } from './dialects/dialect.js';
 import { AuthThrottle } from './dialects/auth-throttle.js';
 import { composeDialects } from './dialects/router.js';
+import { createCloudplugsDialect, type CloudplugsDialect } from './dialects/cloudplugs/index.js';
 import { createMediumOneDialect, type MediumOneDialect } from './dialects/mediumone/index.js';
 import { startBridges, type BridgeService, type Bridges } from './dialects/placeos/bridges/index.js';
 import {
@@ -104,6 +105,12 @@ export async function startServer(
     limits: config.mediumone,
     metrics: registry,
   });
+  const cloudplugs = await createCloudplugsDialect({
+    platform,
+    logger,
+    allowAnonymous: config.allowAnonymous,
+    limits: config.cloudplugs,
+  });
   const users = createUsersDialect({
     auth,
     logger,
@@ -113,10 +120,18 @@ export async function startServer(
   });
   const otherDialects: Dialect[] = [];
   const ota = await OtaService.open(platform, logger);
-  const { broker, thingsboard, dialects } = startBroker(config, logger, platform, ota, () => auth.serverOrgId(), {
-    users,
-    mediumone,
-  });
+  const { broker, thingsboard, dialects } = startBroker(
+    config,
+    logger,
+    platform,
+    ota,
+    cloudplugs,
+    () => auth.serverOrgId(),
+    {
+      users,
+      mediumone,
+    },
+  );
   otherDialects.push(...dialects.filter((dialect) => dialect !== users));
   let placeos: Awaited<ReturnType<typeof startPlaceosFeed>>;
   try {
@@ -154,6 +169,7 @@ export async function startServer(
     logger,
     metrics: { registry, broker: { brokerStats: () => broker.stats } },
     bodyLimitBytes: config.mqtt.maxPacketSizeBytes,
+    cloudplugs: cloudplugs.management,
     plugins: [
       thingsboard.httpPlugin,
       thingsboard.claimsHttpPlugin,
@@ -164,6 +180,7 @@ export async function startServer(
       users.httpPlugin,
       mediumone.restPlugin,
       mediumone.managementPlugin,
+      cloudplugs.httpPlugin,
     ],
   });
 
@@ -289,6 +306,7 @@ function startBroker(
   logger: Logger,
   platform: Platform,
   ota: OtaService,
+  cloudplugs: CloudplugsDialect,
   serverOrgId: () => Promise<string | undefined>,
   { users, mediumone }: { users: UsersDialect; mediumone: MediumOneDialect },
 ): { broker: Broker; thingsboard: ThingsboardDialect; dialects: readonly Dialect[] } {
@@ -314,7 +332,7 @@ function startBroker(
     extensions: [gateway, otaExtension],
   });
   // The PlaceOS dialect owns `placeos/…`: only the server's feed writes there, users read their organization's.
-  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), mediumone, users];
+  const dialects: Dialect[] = [thingsboard.dialect, createPlaceosDialect(), mediumone, users, cloudplugs.mqtt];
   // choices.md "Who connects": the first step that recognises the credentials decides.
   const authSteps: AuthStep[] = [
     // 1. ThingsBoard provisioning (username or client id `provision`).
@@ -324,9 +342,11 @@ function startBroker(
     // 3. Medium One: `<project>/<user>` with `<api key>/<password>`.
     mediumone.authenticate,
     // 4. CloudPlugs: a Plug-ID or an account e-mail.
+    cloudplugs.loginStep,
     // 5 and 6. ThingsBoard devices: client-id-only, access token, basic credentials, X.509 certificate.
     thingsboard.authSteps.devices,
     // 5. No credentials at all: CloudPlugs enrollment; then anonymous when allowed (the router's last resort).
+    cloudplugs.enrollmentStep,
   ];
   const router = composeDialects({
     dialects,

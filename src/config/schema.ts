@@ -345,6 +345,36 @@ export const MediumOneSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const CloudplugsSection = Type.Object(
+  {
+    defaultReadLimit: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 100,
+      description: 'Records `GET /iot/data/<mask>` answers when the request names no `limit`.',
+    }),
+    maxReadLimit: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 1_000,
+      description: 'The largest `limit` a CloudPlugs data read may name.',
+    }),
+    maxScanRecords: Type.Integer({
+      minimum: 100,
+      maximum: 10_000_000,
+      default: 100_000,
+      description: 'Stored records one CloudPlugs read with a wildcard channel mask examines at most.',
+    }),
+    maxReadDevices: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      default: 1_000,
+      description: 'Devices one CloudPlugs data read or channel listing may cover.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const AclRule = Type.Object(
   {
     action: Type.Union([Type.Literal('publish'), Type.Literal('subscribe'), Type.Literal('all')]),
@@ -396,6 +426,7 @@ export const ConfigSchema = Type.Object(
     platform: PlatformSection,
     bridges: BridgesSection,
     mediumone: MediumOneSection,
+    cloudplugs: CloudplugsSection,
     acl: Type.Array(AclRule, {
       default: [],
       description:

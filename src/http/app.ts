@@ -12,6 +12,7 @@ import { createErrorHandler, HttpErrorCode } from './errors.js';
 import { registerMetrics, type HttpMetricsOptions } from './metrics.js';
 import { openApiRoutes, registerOpenApi } from './openapi.js';
 import { authRoutes } from './routes/auth.js';
+import type { CloudplugsManagement } from '../dialects/cloudplugs/index.js';
 import type { RouteContext } from './routes/context.js';
 import { deviceRoutes } from './routes/devices.js';
 import { opsRoutes } from './routes/ops.js';
@@ -37,6 +38,8 @@ export interface HttpAppDeps {
   /** Shown in the OpenAPI document. */
   version?: string | undefined;
   sse?: Partial<SseOptions> | undefined;
+  /** The CloudPlugs dialect's management calls (`cloudplugs` on profiles, CLOUDPLUGS credentials, PATCH devices). */
+  cloudplugs?: CloudplugsManagement | undefined;
 }
 
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -64,7 +67,13 @@ export async function createHttpApp(deps: HttpAppDeps): Promise<FastifyInstance>
   const streams = new SseStreams(deps.platform.bus, { ...DEFAULT_SSE_OPTIONS, ...deps.sse }, (count) => {
     metrics.sseStreams.set(count);
   });
-  const context: RouteContext = { platform: deps.platform, auth: deps.auth, metrics, streams };
+  const context: RouteContext = {
+    platform: deps.platform,
+    auth: deps.auth,
+    metrics,
+    streams,
+    cloudplugs: deps.cloudplugs,
+  };
 
   app.setErrorHandler(createErrorHandler(logger));
   app.setNotFoundHandler(async (request, reply) => {

@@ -90,6 +90,7 @@ export const Profile = Type.Object({
   isDefault: Type.Boolean(),
   driverId: Nullable(Type.String({ description: 'The PlaceOS driver id (e.g. dep-123); null = the profile id' })),
   createdAt: Type.Number(),
+  plugId: Type.Optional(Type.String({ description: 'CloudPlugs production template Plug-ID (mod-…), if it is one' })),
 });
 
 export const Credentials = Type.Union([
@@ -101,6 +102,11 @@ export const Credentials = Type.Union([
     password: Nullable(Type.String()),
   }),
   Type.Object({ type: Type.Literal('X509_CERTIFICATE'), certificateHash: Type.String() }),
+  Type.Object({
+    type: Type.Literal('CLOUDPLUGS'),
+    plugId: Type.String({ description: 'The device Plug-ID (dev-…)' }),
+    auth: Type.Optional(Type.String({ description: 'Its auth code: only in the answer that created it' })),
+  }),
 ]);
 
 /**
@@ -124,6 +130,7 @@ export const CredentialsInput = Type.Union([
     certificateHash: Type.Optional(Type.String({ description: 'SHA-256 (hex) of the DER certificate' })),
     certificatePem: Type.Optional(Type.String({ description: 'or the PEM certificate, hashed by the server' })),
   }),
+  Type.Object({ type: Type.Literal('CLOUDPLUGS') }, { description: 'A CloudPlugs Plug-ID and auth code, generated' }),
 ]);
 export type CredentialsInput = Static<typeof CredentialsInput>;
 

@@ -84,6 +84,7 @@ describe('defaults', () => {
         loginCacheSeconds: 300,
         maxCachedLogins: 10_000,
       },
+      cloudplugs: { defaultReadLimit: 100, maxReadLimit: 1_000, maxScanRecords: 100_000, maxReadDevices: 1_000 },
       acl: [],
     } satisfies Config);
   });

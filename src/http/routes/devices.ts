@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { randomAlphanumeric, type EntityService } from '../../platform/entities.js';
 import type { DeviceCredentials } from '../../platform/model.js';
+import { CloudplugsRequestError } from '../../dialects/cloudplugs/index.js';
 import { callerOf } from '../auth-hook.js';
 import { HttpError, HttpErrorCode, notFound } from '../errors.js';
 import {
@@ -42,7 +43,27 @@ const placement = {
 const CreateBody = Type.Object({
   name: Name,
   ...placement,
+  hwid: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'CloudPlugs hardware id (CLOUDPLUGS credentials)' }),
+  ),
   credentials: Type.Optional(CredentialsInput),
+});
+const PatchBody = Type.Object({
+  name: Type.Optional(Name),
+  ...placement,
+  cloudplugs: Type.Optional(
+    Type.Object(
+      {
+        status: Type.Optional(Type.String({ description: 'ok, disabled or reactivate' })),
+        perm: Type.Optional(Type.Unknown({ description: 'CloudPlugs permission filter {"of": {"r", "w"}, "ctrl"}' })),
+      },
+      { description: 'CloudPlugs status and permission filter (CloudPlugs devices only)' },
+    ),
+  ),
+});
+const PatchedDevice = Type.Object({
+  ...Device.properties,
+  cloudplugs: Type.Optional(Type.Object({ status: Type.String(), perm: Type.Unknown() })),
 });
 const UpdateBody = Type.Object({ name: Type.Optional(Name), ...placement });
 const ListQuery = Type.Object({
@@ -55,6 +76,9 @@ type Placement = Static<typeof UpdateBody>;
 /** Credentials as stored, from what the request gave. */
 export function toCredentials(input: CredentialsInput): DeviceCredentials {
   switch (input.type) {
+    case 'CLOUDPLUGS':
+      // Created by the CloudPlugs dialect (the device route hands these to it), never stored as platform credentials.
+      throw new HttpError(HttpErrorCode.InvalidRequest, 'CLOUDPLUGS credentials are issued when the device is created');
     case 'ACCESS_TOKEN':
       return { type: 'ACCESS_TOKEN', accessToken: input.accessToken ?? randomAlphanumeric(ACCESS_TOKEN_CHARS) };
     case 'MQTT_BASIC':
@@ -97,7 +121,38 @@ async function placementInput(entities: EntityService, orgId: string, body: Plac
   };
 }
 
-export function deviceRoutes(app: FastifyInstance, { platform }: RouteContext): void {
+/** `POST /api/devices` with `credentials: {type: "CLOUDPLUGS"}`: the CloudPlugs dialect creates the device. */
+async function createCloudplugsDevice(context: RouteContext, orgId: string, body: Static<typeof CreateBody>) {
+  const { entities } = context.platform;
+  if (context.cloudplugs === undefined) {
+    throw new HttpError(HttpErrorCode.InvalidRequest, 'this server runs without the CloudPlugs dialect');
+  }
+  const profileRef = body.profile ?? body.profileId;
+  const profile =
+    profileRef === undefined
+      ? undefined
+      : ((await entities.getProfile(orgId, profileRef)) ??
+        (await context.platform.store.getProfileByName(orgId, profileRef)) ??
+        throwNotFound('profile'));
+  const { device, credentials } = await context.cloudplugs.createDevice(orgId, {
+    name: body.name,
+    profileId: profile?.id,
+    hwid: body.hwid,
+  });
+  // The profile is already the device's; only zone, system, index and gateway flag are left to apply.
+  const where: Placement = { ...body };
+  delete where.profile;
+  delete where.profileId;
+  const placement = await placementInput(entities, orgId, where);
+  const placed =
+    Object.keys(placement).length === 0
+      ? device
+      : ((await entities.updateDevice(orgId, device.id, placement)) ?? device);
+  return { ...placed, credentials };
+}
+
+export function deviceRoutes(app: FastifyInstance, context: RouteContext): void {
+  const { platform } = context;
   const { entities, store } = platform;
   const tags = ['devices'];
   const read = { minRole: 'viewer' } as const;
@@ -137,6 +192,12 @@ export function deviceRoutes(app: FastifyInstance, { platform }: RouteContext): 
     async (request, reply) => {
       const { orgId } = callerOf(request);
       const { name, credentials } = request.body;
+      if (credentials?.type === 'CLOUDPLUGS') {
+        return reply.code(201).send(await createCloudplugsDevice(context, orgId, request.body));
+      }
+      if (request.body.hwid !== undefined) {
+        throw new HttpError(HttpErrorCode.InvalidRequest, '"hwid" is for devices with CLOUDPLUGS credentials');
+      }
       const created = await entities.createDevice(orgId, {
         name,
         ...(await placementInput(entities, orgId, request.body)),
@@ -170,6 +231,42 @@ export function deviceRoutes(app: FastifyInstance, { platform }: RouteContext): 
     },
   );
 
+  app.patch<{ Params: IdParams; Body: Static<typeof PatchBody> }>(
+    '/api/devices/:id',
+    {
+      config: write,
+      schema: {
+        tags,
+        summary: 'Change some of a device’s fields; `cloudplugs` sets a CloudPlugs device’s status and permissions',
+        params: IdParams,
+        body: PatchBody,
+        response: { 200: PatchedDevice, ...errors(...AUTHED_ERRORS, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { orgId } = callerOf(request);
+      const { cloudplugs, name, ...rest } = request.body;
+      const device = (await entities.getDevice(orgId, request.params.id)) ?? throwNotFound('device');
+      let plugs: { status: string; perm: unknown } | undefined;
+      if (cloudplugs !== undefined) {
+        try {
+          plugs = await context.cloudplugs?.patchDevice(device.id, cloudplugs);
+        } catch (error) {
+          if (error instanceof CloudplugsRequestError) {
+            throw new HttpError(HttpErrorCode.InvalidRequest, error.message, { cause: error });
+          }
+          throw error;
+        }
+        if (plugs === undefined) throw notFound('CloudPlugs device');
+      }
+      const input = await placementInput(entities, orgId, rest);
+      const patch = name === undefined ? input : { ...input, name };
+      const updated = Object.keys(patch).length === 0 ? device : await entities.updateDevice(orgId, device.id, patch);
+      if (updated === undefined) throw notFound('device');
+      return plugs === undefined ? updated : { ...updated, cloudplugs: plugs };
+    },
+  );
+
   app.delete<{ Params: IdParams }>(
     '/api/devices/:id',
     {
@@ -193,8 +290,12 @@ export function deviceRoutes(app: FastifyInstance, { platform }: RouteContext): 
       config: read,
       schema: { tags, params: IdParams, response: { 200: Credentials, ...errors(...AUTHED_ERRORS, 404) } },
     },
-    async (request) =>
-      (await entities.getCredentials(callerOf(request).orgId, request.params.id)) ?? throwNotFound('device'),
+    async (request) => {
+      const credentials =
+        (await entities.getCredentials(callerOf(request).orgId, request.params.id)) ?? throwNotFound('device');
+      // A CloudPlugs device logs in by Plug-ID; its platform access token is a placeholder nobody is given.
+      return context.cloudplugs?.credentialsOf(request.params.id) ?? credentials;
+    },
   );
 
   app.put<{ Params: IdParams; Body: CredentialsInput }>(

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import protobuf from 'protobufjs';
 import { Type, type Static } from 'typebox';
 import type { ProtoSchemas } from '../../platform/model.js';
+import { CloudplugsRequestError, type CloudplugsManagement } from '../../dialects/cloudplugs/index.js';
 import { callerOf } from '../auth-hook.js';
 import { HttpError, HttpErrorCode, notFound } from '../errors.js';
 import {
@@ -32,7 +33,21 @@ const fields = {
     Nullable(Type.String({ minLength: 1, maxLength: 255, description: 'The PlaceOS driver id, e.g. dep-123' })),
   ),
 };
-const CreateBody = Type.Object({ name: Name, ...fields });
+const CreateBody = Type.Object({
+  name: Name,
+  ...fields,
+  cloudplugs: Type.Optional(
+    Type.Object(
+      {
+        enrollSecret: Type.Optional(Type.String({ description: 'Secret of the derived enrolment passwords' })),
+        enrollPasses: Type.Optional(
+          Type.Record(Type.String(), Type.String(), { description: 'Uploaded enrolment password per hardware id' }),
+        ),
+      },
+      { description: 'Makes the profile a CloudPlugs production template (answer: plugId)' },
+    ),
+  ),
+});
 const UpdateBody = Type.Object({ name: Type.Optional(Name), ...fields });
 
 const PROTO_KINDS = ['telemetry', 'attributes', 'rpcRequest', 'rpcResponse'] as const;
@@ -62,6 +77,21 @@ function checkProvisioning(provisioning: Static<typeof ProvisioningSettings> | n
   }
 }
 
+/** A `cloudplugs` field is checked before the profile is created, so a refusal leaves nothing behind. */
+function checkTemplate(cloudplugs: CloudplugsManagement | undefined, template: unknown): void {
+  if (cloudplugs === undefined) {
+    throw new HttpError(HttpErrorCode.InvalidRequest, 'this server runs without the CloudPlugs dialect');
+  }
+  try {
+    cloudplugs.checkTemplateInput(template);
+  } catch (error) {
+    if (error instanceof CloudplugsRequestError) {
+      throw new HttpError(HttpErrorCode.InvalidRequest, error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
 /** The body without absent members (exactOptionalPropertyTypes: the entity layer takes no explicit undefined). */
 function present<T extends object>(body: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined)) as {
@@ -69,8 +99,13 @@ function present<T extends object>(body: T): { [K in keyof T]?: Exclude<T[K], un
   };
 }
 
-export function profileRoutes(app: FastifyInstance, { platform }: RouteContext): void {
+export function profileRoutes(app: FastifyInstance, { platform, cloudplugs }: RouteContext): void {
   const { entities, store } = platform;
+  /** A CloudPlugs production template shows its Plug-ID. */
+  const withPlugId = <P extends { id: string }>(profile: P): P & { plugId?: string } => {
+    const plugId = cloudplugs?.templatePlugId(profile.id);
+    return plugId === undefined ? profile : { ...profile, plugId };
+  };
   const tags = ['profiles'];
   const read = { minRole: 'viewer' } as const;
   const write = { minRole: 'operator' } as const;
@@ -78,13 +113,13 @@ export function profileRoutes(app: FastifyInstance, { platform }: RouteContext):
   app.get(
     '/api/profiles',
     { config: read, schema: { tags, response: { 200: Type.Array(Profile), ...errors(...AUTHED_ERRORS) } } },
-    async (request) => store.listProfiles(callerOf(request).orgId),
+    async (request) => (await store.listProfiles(callerOf(request).orgId)).map(withPlugId),
   );
   app.get<{ Params: IdParams }>(
     '/api/profiles/:id',
     { config: read, schema: { tags, params: IdParams, response: { 200: Profile, ...errors(...AUTHED_ERRORS, 404) } } },
     async (request) =>
-      (await entities.getProfile(callerOf(request).orgId, request.params.id)) ?? throwNotFound('profile'),
+      withPlugId((await entities.getProfile(callerOf(request).orgId, request.params.id)) ?? throwNotFound('profile')),
   );
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/api/profiles',
@@ -100,11 +135,20 @@ export function profileRoutes(app: FastifyInstance, { platform }: RouteContext):
     async (request, reply) => {
       checkProtoSchemas(request.body.protoSchemas);
       checkProvisioning(request.body.provisioning);
+      const { cloudplugs: template, ...body } = request.body;
+      if (template !== undefined) checkTemplate(cloudplugs, template);
       const profile = await entities.createProfileChecked(callerOf(request).orgId, {
-        ...present(request.body),
-        name: request.body.name,
+        ...present(body),
+        name: body.name,
       });
-      return reply.code(201).send(profile);
+      if (template === undefined || cloudplugs === undefined) return reply.code(201).send(profile);
+      try {
+        const { plugId } = await cloudplugs.makeTemplate(profile, template);
+        return await reply.code(201).send({ ...profile, plugId });
+      } catch (error) {
+        await entities.deleteProfile(profile.orgId, profile.id);
+        throw error;
+      }
     },
   );
   app.put<{ Params: IdParams; Body: Static<typeof UpdateBody> }>(
@@ -122,7 +166,7 @@ export function profileRoutes(app: FastifyInstance, { platform }: RouteContext):
       checkProtoSchemas(request.body.protoSchemas);
       checkProvisioning(request.body.provisioning);
       const updated = await entities.updateProfile(callerOf(request).orgId, request.params.id, present(request.body));
-      return updated ?? throwNotFound('profile');
+      return withPlugId(updated ?? throwNotFound('profile'));
     },
   );
   app.delete<{ Params: IdParams }>(
