@@ -397,7 +397,7 @@ export const ConfigSchema = Type.Object(
     allowAnonymous: Type.Boolean({
       default: false,
       description:
-        'Accept clients without credentials as plain MQTT clients (no device rights; the ACL applies). Off by default: every client authenticates as a device or a user.',
+        "Accept clients without credentials as plain MQTT clients (no device rights). Off by default: every client authenticates as a device or a user. Anonymous clients are trusted readers: they may subscribe to every organization's feed and data topics unless `acl` rules restrict them.",
     }),
     logLevel: Type.Union(
       [
