@@ -241,6 +241,8 @@ export interface PlatformStore {
   getAttributes(deviceId: string, scope: AttributeScope, keys?: string[]): Promise<Attribute[]>;
 
   queryEvents(query: EventQuery): Promise<DeviceEvent[]>;
+  /** Deletes the events with these ids (at most 1,000 per call); resolves to how many existed. */
+  deleteEvents(ids: readonly string[]): Promise<number>;
 
   // ---- RPC ---------------------------------------------------------------------------------------------------
   putRpc(rpc: Rpc): Promise<void>;

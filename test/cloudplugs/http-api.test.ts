@@ -167,8 +167,39 @@ describe('CloudPlugs HTTP API', () => {
     }
     const badLimit = await server.iot('GET', '/iot/data/power?limit=0', undefined, as(thing));
     assert.equal(badLimit.status, 400);
-    const deleting = await server.iot('DELETE', '/iot/data/power', undefined, as(thing));
-    assert.equal(deleting.status, 501);
+  });
+
+  it('DELETE /iot/data/<mask> removes the records a thing may write, narrowed by id and time; others stay', async () => {
+    const thing = await server.createThing(template, 'DELETER');
+    const other = await server.createThing(template, 'BYSTANDER');
+    const put = async (who: typeof thing, channel: string, body: unknown) => {
+      const answer = await server.iot('PUT', `/iot/data/${channel}`, body, as(who));
+      assert.equal(answer.status, 200, answer.text);
+      return answer.body as string;
+    };
+    const first = await put(thing, 'meter/a', { data: 1, at: 1_700_000_000_000 });
+    await put(thing, 'meter/a', { data: 2, at: 1_700_000_001_000 });
+    await put(thing, 'meter/b', { data: 3, at: 1_700_000_002_000 });
+    await put(other, 'meter/a', { data: 9, at: 1_700_000_000_500 });
+    const values = async (who: typeof thing) =>
+      ((await server.iot('GET', `/iot/data/meter/%23?of=${who.plugId}`, undefined, as(who))).body as { data: number }[])
+        .map((r) => r.data)
+        .sort();
+
+    const byId = await server.iot('DELETE', '/iot/data/meter/%23', { id: first }, as(thing));
+    assert.equal(byId.status, 200, byId.text);
+    assert.deepEqual(byId.body, { deleted: 1 });
+    assert.deepEqual(await values(thing), [2, 3]);
+    const byTime = await server.iot('DELETE', '/iot/data/meter/a', { before: 1_700_000_001_500 }, as(thing));
+    assert.deepEqual(byTime.body, { deleted: 1 });
+    const all = await server.iot('DELETE', '/iot/data/meter/%23', undefined, as(thing));
+    assert.deepEqual(all.body, { deleted: 1 });
+    assert.deepEqual(await values(thing), []);
+    // The other thing's record is not the deleter's to remove, and is still there.
+    assert.deepEqual(await values(other), [9]);
+    const foreign = await server.iot('DELETE', '/iot/data/meter/a', { of: other.plugId }, as(thing));
+    assert.equal(foreign.status, 403);
+    assert.equal((await server.iot('DELETE', '/iot/data/meter/a', { id: { no: 1 } }, as(thing))).status, 400);
   });
 
   it('a private record (is_priv) is read back only by its device and accounts, and not delivered live', async () => {

@@ -272,6 +272,23 @@ export function registerDeviceDataTests(withStore: WithStore): void {
       assert.deepEqual(await ids({ deviceIds: [] }), []);
     }));
 
+  test('events are deleted by id; unknown ids count nothing, and an id stored again is accepted after', () =>
+    withStore(async (store) => {
+      await seedOrganization(store, 'org', ['d1', 'd2']);
+      await store.write(
+        emptyBatch({ events: [event('e1', 'org', 'd1', { at: 1 }), event('e2', 'org', 'd2', { at: 2 })] }),
+      );
+      assert.equal(await store.deleteEvents(['e1', 'missing']), 1);
+      assert.equal(await store.deleteEvents([]), 0);
+      const left = await store.queryEvents({ deviceIds: ['d1', 'd2'], limit: 10, order: 'ASC' });
+      assert.deepEqual(
+        left.map((e) => e.id),
+        ['e2'],
+      );
+      await store.write(emptyBatch({ events: [event('e1', 'org', 'd1', { at: 3 })] }));
+      await assert.rejects(store.deleteEvents(Array.from({ length: 1_001 }, (_, i) => `x${String(i)}`)), RangeError);
+    }));
+
   test('a batch naming an unknown device stores nothing and names the device', () =>
     withStore(async (store) => {
       await seedOrganization(store, 'org', ['d1']);

@@ -313,9 +313,66 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       },
     );
 
-    app.delete('/iot/data/*', async () => {
-      await Promise.resolve();
-      throw new PlugError(PlugErr.NotImplemented, 'stored records are removed by retention, ttl and expire_at only');
+    // Deletes the stored records of `<mask>` the caller may write (its own device, the devices "of" names that its
+    // permission filter lets it write, or for an account its organization's), narrowed by the body's `id` (OID or
+    // list), `before`, `after` and `at`; answers how many went. Reads and deletes in pages, at most maxScanRecords.
+    app.delete<{ Params: { '*': string } }>('/iot/data/*', async (request) => {
+      const caller = await mustCall(request);
+      const mask = request.params['*'];
+      const problem = channelProblem(mask, true);
+      if (problem !== undefined) throw new PlugError(PlugErr.BadRequest, problem);
+      const body = bodyOf(request).length === 0 ? {} : objectBody(request);
+      const text = (name: string): string | undefined => {
+        const value = body[name];
+        if (value === undefined || value === null) return undefined;
+        const items = Array.isArray(value) ? value : [value];
+        if (!items.every((item) => typeof item === 'string' || typeof item === 'number')) {
+          throw new PlugError(PlugErr.BadRequest, `"${name}" is a string, a number or a list of them`);
+        }
+        return items.map(String).join(',');
+      };
+      const ofText = text('of');
+      const targets =
+        caller.kind === 'device' && ofText === undefined
+          ? [caller.entry]
+          : csv(ofText ?? '').length === 0
+            ? readTargets(caller, undefined, registry, options.maxReadDevices)
+            : csv(ofText ?? '').map((of) => writeTarget(caller, of, registry));
+      if (caller.kind === 'account' && caller.account.role === 'viewer') {
+        throw new PlugError(PlugErr.Forbidden, 'a viewer reads only');
+      }
+      const idText = text('id');
+      const ids = idText === undefined ? undefined : new Set(csv(idText));
+      const atText = text('at');
+      const query = {
+        mask,
+        targets,
+        beforeMs: text('before') === undefined ? undefined : asBadRequest(() => boundMs(text('before')!, 'before')),
+        afterMs: text('after') === undefined ? undefined : asBadRequest(() => boundMs(text('after')!, 'after')),
+        atMs:
+          atText === undefined
+            ? undefined
+            : csv(atText)
+                .slice(0, 100)
+                .map((v) => asBadRequest(() => boundMs(v, 'at'))),
+        offset: 0,
+        limit: options.maxReadLimit,
+        privateVisibleFor: (deviceId: string) => caller.kind === 'account' || caller.entry.device.id === deviceId,
+        maxScan: options.maxScanRecords,
+      };
+      let deleted = 0;
+      let skipped = 0;
+      for (let scanned = 0; scanned < options.maxScanRecords;) {
+        const page = await readRecords(platform, store, { ...query, offset: skipped });
+        if (page.length === 0) break;
+        scanned += page.length;
+        const doomed = page.filter((record) => ids === undefined || ids.has(record.id)).map((record) => record.id);
+        skipped += page.length - doomed.length;
+        for (let i = 0; i < doomed.length; i += 1000)
+          deleted += await platform.store.deleteEvents(doomed.slice(i, i + 1000));
+        if (page.length < query.limit) break;
+      }
+      return { deleted };
     });
 
     app.get<{ Params: { '*': string }; Querystring: Record<string, string | undefined> }>(

@@ -539,6 +539,11 @@ export class PostgresPlatformStore implements PlatformStore {
   queryEvents(query: EventQuery): Promise<DeviceEvent[]> {
     return this.#data.queryEvents(this.#pool, query);
   }
+  async deleteEvents(ids: readonly string[]): Promise<number> {
+    if (ids.length > 1_000) throw new RangeError('at most 1000 ids per call');
+    if (ids.length === 0) return 0;
+    return (await this.#query('DELETE FROM events WHERE id = ANY($1::text[])', [ids])).rowCount ?? 0;
+  }
 
   // ---- RPC ---------------------------------------------------------------------------------------------------
 

@@ -95,6 +95,9 @@ function bindable(values: readonly SqlValue[]): (string | number | null)[] {
   return values.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
 }
 
+/** `deleteEvents` takes this many ids at most: one bounded statement. */
+const MAX_EVENT_DELETES = 1_000;
+
 /** Runs a synchronous answer as the contract's promise: a throw becomes a rejection, never a synchronous throw. */
 function settle<T>(answer: () => T): Promise<T> {
   try {
@@ -584,6 +587,14 @@ export class SqlitePlatformStore implements PlatformStore {
   }
   queryEvents(query: EventQuery): Promise<DeviceEvent[]> {
     return settle(() => this.#data.queryEvents(query));
+  }
+  deleteEvents(ids: readonly string[]): Promise<number> {
+    return settle(() => {
+      if (ids.length > MAX_EVENT_DELETES) throw new RangeError(`at most ${String(MAX_EVENT_DELETES)} ids per call`);
+      if (ids.length === 0) return 0;
+      return this.#run('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(ids)])
+        .changes;
+    });
   }
 
   // ---- RPC ---------------------------------------------------------------------------------------------------
