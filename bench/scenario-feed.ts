@@ -14,10 +14,9 @@ import { LoadClient } from './load-client.js';
 import type { BenchOptions } from './options.js';
 import type { ProvisionedDevice } from './platform-provision.js';
 import type { PlatformContext, PlatformScenario } from './platform-scenario.js';
-import type { TelemetryDeviceSpec } from './protocol.js';
-import { deal, type ScenarioOutcome } from './scenario.js';
+import type { ScenarioOutcome } from './scenario.js';
 import {
-  BASE_TS_AGE_MS,
+  connectTelemetryDevices,
   DRAIN_TIMEOUT_MS,
   HALF_TARGET_POINTS_PER_SECOND,
   phaseErrors,
@@ -131,7 +130,7 @@ class FeedChecker {
 }
 
 async function run(context: PlatformContext): Promise<ScenarioOutcome> {
-  const { options, database, pool, tag, backend } = context;
+  const { database, pool, tag, backend } = context;
   const adminPassword = randomBytes(12).toString('hex');
   const startServer = async (): Promise<SwitchboardUnderTest> => {
     const started = await startSwitchboard(context.switchboardMainPath, {
@@ -148,29 +147,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
   const { token, orgId } = await placeDevices(base, adminPassword, devices, tag);
   context.log(`    ${devices.length} devices in one system of organization ${orgId}`);
 
-  const processes = pool.processes;
-  const specs: TelemetryDeviceSpec[] = devices.map((device, index) => ({
-    index,
-    clientId: `${tag}-d${index}`,
-    accessToken: device.accessToken,
-  }));
-  const byProcess = deal(specs, processes.length);
-  const baseTs = Date.now() - BASE_TS_AGE_MS;
-  const active = processes.filter((p) => byProcess[p.index]!.length > 0);
-  await Promise.all(
-    active.map((p) =>
-      p.call({
-        type: 'telemetry-setup',
-        broker: broker.address,
-        devices: byProcess[p.index]!,
-        deviceCount: specs.length,
-        keys: TELEMETRY_KEYS,
-        maxInflight: options.deviceInflight,
-        baseTs,
-        concurrency: options.connectConcurrency,
-      }),
-    ),
-  );
+  const { specs, baseTs, active } = await connectTelemetryDevices(context, broker, devices);
   const pointsPerSecond = HALF_TARGET_POINTS_PER_SECOND[backend.kind];
   const ratePerDevice = pointsPerSecond / TELEMETRY_KEYS.length / specs.length;
 
@@ -207,7 +184,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
       }
     }
   }
-  await Promise.all(processes.map((p) => p.call({ type: 'close-all' })));
+  await Promise.all(pool.processes.map((p) => p.call({ type: 'close-all' })));
 
   // CPU per acknowledged point, on ÷ off − 1: the paced rate is the same in both phases when the server keeps up, and
   // this stays fair when it does not (a busy machine, a slower phase).

@@ -105,6 +105,42 @@ export const HALF_TARGET_POINTS_PER_SECOND: Readonly<Record<BackendKind, number>
   postgres: 25_000,
 };
 
+/**
+ * Deals the devices over the load processes and connects them (each with its token, `--device-inflight` messages in
+ * flight at most); their message k will carry `ts = baseTs + k`. Answers the processes that hold devices.
+ */
+export async function connectTelemetryDevices(
+  context: PlatformContext,
+  broker: SwitchboardUnderTest,
+  devices: readonly ProvisionedDevice[],
+): Promise<{ specs: TelemetryDeviceSpec[]; baseTs: number; active: LoadProcess[] }> {
+  const { options, pool, tag } = context;
+  const processes = pool.processes;
+  const specs: TelemetryDeviceSpec[] = devices.map((device, index) => ({
+    index,
+    clientId: `${tag}-d${index}`,
+    accessToken: device.accessToken,
+  }));
+  const byProcess = deal(specs, processes.length);
+  const baseTs = Date.now() - BASE_TS_AGE_MS;
+  const active = processes.filter((p) => byProcess[p.index]!.length > 0);
+  await Promise.all(
+    active.map((p) =>
+      p.call({
+        type: 'telemetry-setup',
+        broker: broker.address,
+        devices: byProcess[p.index]!,
+        deviceCount: specs.length,
+        keys: TELEMETRY_KEYS,
+        maxInflight: options.deviceInflight,
+        baseTs,
+        concurrency: options.connectConcurrency,
+      }),
+    ),
+  );
+  return { specs, baseTs, active };
+}
+
 export async function provision(
   context: PlatformContext,
   startServer: () => Promise<SwitchboardUnderTest>,
@@ -130,7 +166,7 @@ export async function provision(
 }
 
 async function run(context: PlatformContext): Promise<ScenarioOutcome> {
-  const { options, database, pool, tag, backend } = context;
+  const { options, database, pool, backend } = context;
   const adminPassword = randomBytes(12).toString('hex');
   const startServer = async (): Promise<SwitchboardUnderTest> => {
     const started = await startSwitchboard(context.switchboardMainPath, {
@@ -146,29 +182,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
     `    ${devices.length} devices with access tokens (${options.provision}) in ${Math.round(provisionMs)} ms`,
   );
 
-  const processes = pool.processes;
-  const specs: TelemetryDeviceSpec[] = devices.map((device, index) => ({
-    index,
-    clientId: `${tag}-d${index}`,
-    accessToken: device.accessToken,
-  }));
-  const byProcess = deal(specs, processes.length);
-  const baseTs = Date.now() - BASE_TS_AGE_MS;
-  const active = processes.filter((p) => byProcess[p.index]!.length > 0);
-  await Promise.all(
-    active.map((p) =>
-      p.call({
-        type: 'telemetry-setup',
-        broker: broker.address,
-        devices: byProcess[p.index]!,
-        deviceCount: specs.length,
-        keys: TELEMETRY_KEYS,
-        maxInflight: options.deviceInflight,
-        baseTs,
-        concurrency: options.connectConcurrency,
-      }),
-    ),
-  );
+  const { specs, baseTs, active } = await connectTelemetryDevices(context, broker, devices);
 
   const saturated = await runPhase(context, broker, active, 0);
   context.log(`    saturated: ${Math.round(saturated.pointsPerSecond)} data points/s acknowledged`);
@@ -192,7 +206,7 @@ async function run(context: PlatformContext): Promise<ScenarioOutcome> {
     errors.push('nothing was acknowledged in the saturated phase; no paced phase');
   }
   const ratePerDevice = perDevice(pacedPointsPerSecond);
-  await Promise.all(processes.map((p) => p.call({ type: 'close-all' })));
+  await Promise.all(pool.processes.map((p) => p.call({ type: 'close-all' })));
   await broker.stop();
 
   // Counts since setup: the last phase's answer has every phase.

@@ -4,41 +4,23 @@
  * schema of its own (`SWITCHBOARD_TEST_PG_URL`, default postgres://postgres@127.0.0.1:5432/test); when it cannot be
  * reached that suite is skipped with the reason.
  */
+import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import pg from 'pg';
 import type { DeepPartial } from '../helpers/index.js';
 import { connectClient, Resources } from '../helpers/index.js';
 import type { Config } from '../../src/config/index.js';
 import { startPlugServer, thingTopicPass } from './helpers.js';
 
-const url = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_TEST_URL;
 
-async function unreachableReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${url} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-const pgSkip = await unreachableReason();
+const pgSkip = await postgresSkipReason();
 const schemas: string[] = [];
-after(async () => {
-  if (schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
-});
+after(() => dropTestSchemas(schemas));
 
 const stores: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
   { name: 'SQLite', skip: undefined, config: () => ({}) },

@@ -3,6 +3,7 @@
  * PostgreSQL. PostgreSQL is `SWITCHBOARD_TEST_PG_URL` (default postgres://postgres@127.0.0.1:5432/test), each run in its
  * own schema, dropped afterwards; when it cannot be reached those suites are skipped with the reason.
  */
+import { PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,22 +19,9 @@ import { Resources } from '../helpers/index.js';
 import { connectDeviceUser, publishForPuback, subackCodes } from './clients.js';
 import { startM1 } from './harness.js';
 
-const url = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_TEST_URL;
 
-async function unreachableReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${url} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const skipReason = await unreachableReason();
+const skipReason = await postgresSkipReason();
 if (skipReason !== undefined) console.log(`# skipping the PostgreSQL suites: ${skipReason}`);
 const admin = skipReason === undefined ? new pg.Pool({ connectionString: url, max: 2 }) : undefined;
 after(() => admin?.end());

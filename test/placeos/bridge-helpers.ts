@@ -3,6 +3,7 @@
  * Mosquitto broker started by the test (plain or TLS, restartable on the same port), a TCP front that refuses MQTT 5
  * the way a 3.1.1-only broker does and passes 3.1.1 through to a real broker, and mosquitto_sub runs.
  */
+import { PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -366,21 +367,11 @@ export async function startGate(targetPort: number): Promise<Gate> {
 export type StoreKind = 'sqlite' | 'postgres';
 
 /** PostgreSQL for tests: `SWITCHBOARD_TEST_PG_URL`, default the machine's server. */
-export const PG_URL = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** PostgreSQL for tests (test/helpers/postgres.ts). */
+export const PG_URL = PG_TEST_URL;
+export const postgresUnreachable = postgresSkipReason;
 
 /** Why PostgreSQL tests are skipped, or undefined when the server answers. */
-export async function postgresUnreachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${PG_URL} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /** A real management API with bridges on a platform store of `kind`, fed by a MemoryFeed. */
 export interface BridgeApi {

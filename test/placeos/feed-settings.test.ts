@@ -4,42 +4,23 @@
  * reason when PostgreSQL cannot be reached). After the restart the feed is on again, with the stored hierarchy,
  * payload format and filters, and the hash secret is the same (a hashed value stays comparable across restarts).
  */
+import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import pg from 'pg';
 import type { Config } from '../../src/config/index.js';
 import { Resources, startTestServer, type DeepPartial } from '../helpers/index.js';
 import { ADMIN_PASSWORD, FeedHarness, parsePayload } from './feed-harness.js';
 
-const url = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_TEST_URL;
 
-async function unreachableReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${url} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const pgSkipReason = await unreachableReason();
+const pgSkipReason = await postgresSkipReason();
 if (pgSkipReason !== undefined) process.stdout.write(`# PostgreSQL feed settings tests skipped: ${pgSkipReason}\n`);
 const schemas: string[] = [];
-after(async () => {
-  if (schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await admin.end();
-});
+after(() => dropTestSchemas(schemas));
 
 const STORES: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
   { name: 'SQLite', skip: undefined, config: () => ({}) },

@@ -4,6 +4,7 @@
  * on each platform store (SQLite always; PostgreSQL when reachable, else skipped with the reason), streams ThingsBoard
  * telemetry into it with MQTT.js, kills it mid-stream, and reads the store afterwards.
  */
+import { PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,23 +16,11 @@ import pg from 'pg';
 import { PostgresPlatformStore, SqlitePlatformStore, type PlatformStore } from '../../src/storage/index.js';
 import { spawnSwitchboard, type SwitchboardProcess } from '../helpers/process.js';
 
-const pgUrl = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgUrl = PG_TEST_URL;
 const workDir = mkdtempSync(join(tmpdir(), 'switchboard-kill-'));
 after(() => {
   rmSync(workDir, { recursive: true, force: true });
 });
-
-async function pgSkipReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${pgUrl} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /** Messages published before the kill; at most `window` unacknowledged at a time. */
 const ACKED_BEFORE_KILL = 400;
@@ -127,7 +116,7 @@ async function assertAllStored(store: PlatformStore, deviceId: string, acked: Se
   assert.ok(stored.size >= acked.size);
 }
 
-const skip = await pgSkipReason();
+const skip = await postgresSkipReason();
 
 describe('kill -9 during telemetry ingestion', () => {
   test('SQLite: every point acknowledged before SIGKILL is in the store afterwards', async () => {

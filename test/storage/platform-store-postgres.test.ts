@@ -3,6 +3,7 @@
  * The server is `SWITCHBOARD_TEST_PG_URL` (default the machine's postgres://postgres@127.0.0.1:5432/test); when it
  * cannot be reached the suites are reported as skipped with the reason.
  */
+import { PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
@@ -11,23 +12,11 @@ import { PostgresPlatformStore, type PlatformStore } from '../../src/storage/ind
 import { runPlatformStoreContract } from './platform-store-contract.js';
 import { seedOrganization, telemetry } from './platform-store-fixtures.js';
 
-const url = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_TEST_URL;
 
 /** The reason to skip, or undefined when the server answers. */
-async function unreachableReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${url} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
-const skipReason = await unreachableReason();
+const skipReason = await postgresSkipReason();
 const admin = skipReason === undefined ? new pg.Pool({ connectionString: url, max: 2 }) : undefined;
 after(() => admin?.end());
 

@@ -4,30 +4,18 @@
  * `fw_…` shared attributes; the device downloads it in chunks over MQTT (MQTT.js, and mosquitto_rr)
  * and over HTTP; a device assignment wins over the profile's; errors go to `v2/fw/error`.
  */
+import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import type { Device } from '../../src/platform/model.js';
 import { connectClient, Resources, startTestServer, type DeepPartial, type TestServer } from '../helpers/index.js';
 import type { Config } from '../../src/config/index.js';
 
 const run = promisify(execFile);
-const pgUrl = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function pgSkipReason(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return `PostgreSQL not reachable at ${pgUrl} (set SWITCHBOARD_TEST_PG_URL): ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const pgUrl = PG_TEST_URL;
 
 const FIRMWARE = randomBytes(10_000);
 const SCHEMA = `sb_ota_${randomBytes(5).toString('hex')}`;
@@ -36,7 +24,7 @@ const backends: { name: string; overrides: DeepPartial<Config>; skip: string | u
   {
     name: 'PostgreSQL',
     overrides: { database: { url: pgUrl, schema: SCHEMA } },
-    skip: await pgSkipReason(),
+    skip: await postgresSkipReason(),
   },
 ];
 
@@ -77,12 +65,7 @@ for (const backend of backends) {
     after(async () => {
       await resources.closeAll();
       await server.close();
-      if (backend.skip === undefined && backend.name === 'PostgreSQL') {
-        const client = new pg.Client({ connectionString: pgUrl });
-        await client.connect();
-        await client.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
-        await client.end();
-      }
+      if (backend.skip === undefined && backend.name === 'PostgreSQL') await dropTestSchemas([SCHEMA]);
     });
 
     it('an uploaded package answers 201 with its size and SHA-256; the same version again is 409', async () => {

@@ -11,11 +11,10 @@
  * - `GET /api/mediumone/events?device=|user=&stream&startTs&endTs&limit&order` (viewer): stored events of a device or
  *   of a user's devices, with `at` (ms) and `atText` (the `observed_at` as sent).
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { Caller } from '../../auth/index.js';
 import type { Broker } from '../../broker/index.js';
-import { HttpError, HttpErrorCode } from '../../http/index.js';
+import { callerOf, HttpError, HttpErrorCode } from '../../http/index.js';
 import type { JsonValue } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
 import { downTopic, DownMessageError, sendDownMessage, type DownMessage } from './downlink.js';
@@ -78,14 +77,6 @@ export function managementPlugin(deps: ManagementDeps): FastifyPluginAsync {
     eventsRoute(app, deps);
     return Promise.resolve();
   };
-}
-
-function callerOf(request: FastifyRequest): Caller {
-  const caller = (request as { caller?: Caller | null }).caller;
-  if (caller === undefined || caller === null) {
-    throw new HttpError(HttpErrorCode.Unauthorized, 'a valid Bearer token or X-API-Key is required');
-  }
-  return caller;
 }
 
 function groupJson(group: Group, deviceIds?: string[]): Record<string, unknown> {

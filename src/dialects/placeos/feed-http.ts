@@ -7,8 +7,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Caller } from '../../auth/index.js';
-import { HttpError, HttpErrorCode } from '../../http/index.js';
+import { callerOf, HttpError, HttpErrorCode } from '../../http/index.js';
 import type { PlatformStore } from '../../storage/platform-store.js';
 import type { PlaceosFeed } from './feed.js';
 import { FeedSettingsBody, FeedSettingsError, FeedSettingsView, viewOf } from './feed-settings.js';
@@ -85,10 +84,4 @@ export function feedHttpPlugin(deps: FeedHttpDeps): FastifyPluginAsync {
     );
     return Promise.resolve();
   };
-}
-
-/** Routes with `minRole` get `request.caller` from the management API's auth hook. */
-function callerOf(request: FastifyRequest): Caller {
-  if (request.caller === null) throw new HttpError(HttpErrorCode.Unauthorized, 'not authenticated');
-  return request.caller;
 }

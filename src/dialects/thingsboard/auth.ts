@@ -66,7 +66,7 @@ export function isDeviceIdentity(identity: unknown): identity is ThingsboardDevi
 }
 
 const PROVISION = 'provision';
-const PROVISION_IDENTITY: ThingsboardProvisionIdentity = { kind: 'provision' };
+export const PROVISION_IDENTITY: ThingsboardProvisionIdentity = { kind: 'provision' };
 
 /** Step 1 of choices.md: username or client id `provision`. */
 export function isProvisionConnect(request: Pick<ConnectRequest, 'clientId' | 'username'>): boolean {

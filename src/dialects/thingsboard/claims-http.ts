@@ -6,8 +6,8 @@
  * Results are ThingsBoard's: 200 `{"result":"SUCCESS",…}`; 400 with `"result":"FAILURE"` or `"CLAIMED"`; 404 for a
  * name no device has.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { HttpError, HttpErrorCode } from '../../http/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { callerOf, HttpError, HttpErrorCode } from '../../http/index.js';
 import type { ClaimService } from './claims.js';
 
 export interface ClaimsHttpDeps {
@@ -43,7 +43,7 @@ export function claimsHttpPlugin(deps: ClaimsHttpDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const orgId = callerOrgId(request);
+        const orgId = callerOf(request).orgId;
         const outcome = await deps.claims.claim(request.params.deviceName, request.body?.secretKey ?? '', orgId);
         if (outcome.result === 'SUCCESS') {
           const device = outcome.device!;
@@ -67,20 +67,11 @@ export function claimsHttpPlugin(deps: ClaimsHttpDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const device = await deps.claims.reclaim(request.params.deviceName, callerOrgId(request));
+        const device = await deps.claims.reclaim(request.params.deviceName, callerOf(request).orgId);
         if (device === undefined) throw new HttpError(HttpErrorCode.NotFound, 'device not found');
         return reply.code(200).send({ result: 'SUCCESS' });
       },
     );
     return Promise.resolve();
   };
-}
-
-/** The management API's auth hook sets `request.caller` on `minRole` routes; without it nobody is authenticated. */
-function callerOrgId(request: FastifyRequest): string {
-  const caller = (request as { caller?: { orgId: string } | null }).caller;
-  if (caller === undefined || caller === null) {
-    throw new HttpError(HttpErrorCode.Unauthorized, 'a valid Bearer token or X-API-Key is required');
-  }
-  return caller.orgId;
 }

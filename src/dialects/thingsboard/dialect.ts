@@ -9,6 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type {
+  AuthenticateResult,
   Broker,
   BrokerHooks,
   ClientInfo,
@@ -28,6 +29,7 @@ import {
   isProvisionIdentity,
   isThingsboardIdentity,
   noCredentialsReason,
+  PROVISION_IDENTITY,
   type ThingsboardAuthOutcome,
   type ThingsboardDeviceIdentity,
 } from './auth.js';
@@ -155,17 +157,9 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
         logger.error({ err: error }, 'credential look-up failed');
         return { ok: false, reasonCode: TbReason.ServerUnavailable };
       }
-      switch (outcome.outcome) {
-        case 'device':
-        case 'provision':
-          return { ok: true, identity: outcome.identity };
-        case 'none':
-          return allowAnonymous
-            ? { ok: true }
-            : { ok: false, reasonCode: noCredentialsReason(request.protocolVersion) };
-        case 'refused':
-          return { ok: false, reasonCode: outcome.reasonCode };
-      }
+      const result = toAuthenticateResult(outcome);
+      if (result !== undefined) return result;
+      return allowAnonymous ? { ok: true } : { ok: false, reasonCode: noCredentialsReason(request.protocolVersion) };
     },
 
     authorizePublish: (client, topicName) => {
@@ -239,18 +233,8 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     },
   };
 
-  const authenticateDevices: AuthStep = async (request) => {
-    const outcome = await authenticateThingsboardDevice(platform.store, request, byCertificate);
-    switch (outcome.outcome) {
-      case 'device':
-      case 'provision':
-        return { ok: true, identity: outcome.identity };
-      case 'none':
-        return undefined;
-      case 'refused':
-        return { ok: false, reasonCode: outcome.reasonCode };
-    }
-  };
+  const authenticateDevices: AuthStep = async (request) =>
+    toAuthenticateResult(await authenticateThingsboardDevice(platform.store, request, byCertificate));
   const dialect: Dialect = {
     name: 'thingsboard',
     ownsIdentity: isThingsboardIdentity,
@@ -285,10 +269,23 @@ export function createThingsboardDialect(options: ThingsboardDialectOptions): Th
     authenticateDevice: (request) => authenticateThingsboardDevice(platform.store, request, byCertificate),
     dialect,
     authSteps: {
-      provision: (request) => (isProvisionConnect(request) ? { ok: true, identity: { kind: 'provision' } } : undefined),
+      provision: (request) => (isProvisionConnect(request) ? { ok: true, identity: PROVISION_IDENTITY } : undefined),
       devices: authenticateDevices,
     },
   };
+}
+
+/** The broker's answer for an outcome; undefined for 'none' (no credentials: the caller decides). */
+function toAuthenticateResult(outcome: ThingsboardAuthOutcome): AuthenticateResult | undefined {
+  switch (outcome.outcome) {
+    case 'device':
+    case 'provision':
+      return { ok: true, identity: outcome.identity };
+    case 'none':
+      return undefined;
+    case 'refused':
+      return { ok: false, reasonCode: outcome.reasonCode };
+  }
 }
 
 function sendToClient(

@@ -10,8 +10,8 @@
  * Device API (device-apis.md §3.10): `GET /api/v1/{token}/firmware?title=&version=&size=&chunk=` (and `/software`):
  * 200 with the bytes; unknown token 401; no package assigned 404; a title or version other than the assigned 400.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { HttpError, HttpErrorCode } from '../../http/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { callerOf, HttpError, HttpErrorCode } from '../../http/index.js';
 import type { Platform } from '../../platform/platform.js';
 import { OTA_TYPES, type OtaService, type OtaType } from './ota.js';
 
@@ -20,15 +20,6 @@ export interface OtaHttpDeps {
   ota: OtaService;
   /** Largest package accepted on upload. */
   maxPackageBytes: number;
-}
-
-interface Caller {
-  orgId: string;
-}
-function callerOrgId(request: FastifyRequest): string {
-  const caller = (request as FastifyRequest & { caller?: Caller }).caller;
-  if (caller === undefined) throw new HttpError(HttpErrorCode.Unauthorized, 'authentication required');
-  return caller.orgId;
 }
 
 const KIND_TO_TYPE: Record<string, OtaType> = { firmware: 'FIRMWARE', software: 'SOFTWARE' };
@@ -88,27 +79,27 @@ export function otaHttpPlugin(deps: OtaHttpDeps): FastifyPluginAsync {
           throw new HttpError(HttpErrorCode.UnsupportedMediaType, 'send the package as application/octet-stream');
         }
         const { type, title, version } = request.query;
-        const pkg = await ota.createPackage(callerOrgId(request), { type, title, version, data: request.body });
+        const pkg = await ota.createPackage(callerOf(request).orgId, { type, title, version, data: request.body });
         return reply.code(201).send(pkg);
       },
     );
 
     app.get('/api/ota-packages', { config: { minRole: 'viewer' }, schema: { tags } }, async (request) =>
-      ota.listPackages(callerOrgId(request)),
+      ota.listPackages(callerOf(request).orgId),
     );
 
     app.get<{ Params: { id: string } }>(
       '/api/ota-packages/:id',
       { config: { minRole: 'viewer' }, schema: { tags, params: idParams } },
       async (request) =>
-        (await ota.getPackage(callerOrgId(request), request.params.id)) ?? Promise.reject(notFound('package')),
+        (await ota.getPackage(callerOf(request).orgId, request.params.id)) ?? Promise.reject(notFound('package')),
     );
 
     app.get<{ Params: { id: string } }>(
       '/api/ota-packages/:id/data',
       { config: { minRole: 'viewer' }, schema: { tags, params: idParams } },
       async (request, reply) => {
-        const pkg = await ota.getPackage(callerOrgId(request), request.params.id);
+        const pkg = await ota.getPackage(callerOf(request).orgId, request.params.id);
         if (pkg === undefined) throw notFound('package');
         const data = await ota.readData(pkg.id, 0, pkg.size);
         return reply.header('content-type', pkg.contentType).send(data);
@@ -119,7 +110,7 @@ export function otaHttpPlugin(deps: OtaHttpDeps): FastifyPluginAsync {
       '/api/ota-packages/:id',
       { config: { minRole: 'operator' }, schema: { tags, params: idParams } },
       async (request, reply) => {
-        if (!(await ota.deletePackage(callerOrgId(request), request.params.id))) throw notFound('package');
+        if (!(await ota.deletePackage(callerOf(request).orgId, request.params.id))) throw notFound('package');
         return reply.code(204).send();
       },
     );
@@ -139,7 +130,7 @@ export function otaHttpPlugin(deps: OtaHttpDeps): FastifyPluginAsync {
         async (request, reply) => {
           const { id, kind } = request.params;
           const target = entity === 'profiles' ? { profileId: id } : { deviceId: id };
-          await ota.assign(callerOrgId(request), target, KIND_TO_TYPE[kind]!, request.body.packageId);
+          await ota.assign(callerOf(request).orgId, target, KIND_TO_TYPE[kind]!, request.body.packageId);
           return reply.code(204).send();
         },
       );
