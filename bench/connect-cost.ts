@@ -61,6 +61,7 @@ const config = parseConfig({
   host: '127.0.0.1',
   logLevel: 'silent',
   storage: { kind: 'memory' },
+  allowAnonymous: true,
   mqtt: { port: 0 },
   http: { port: 0 },
 });

@@ -2,7 +2,7 @@
  * A load process of `npm run bench`, forked by `run.ts`: it owns MQTT load clients and answers the orchestrator's
  * requests (see `protocol.ts`). It exits when the orchestrator goes away.
  */
-import type { LoadClient } from './load-client.js';
+import type { Closable } from './idle-client.js';
 import type { CloseAllResult, FromWorker, ToWorker, WorkerCommand } from './protocol.js';
 import { FlowRole } from './worker-flow.js';
 import { TelemetryRole } from './worker-telemetry.js';
@@ -18,7 +18,7 @@ import {
 /** Closing 10,000 sockets at once is fine; this bounds the wait for brokers that do not close after DISCONNECT. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-let clients: LoadClient[] = [];
+let clients: Closable[] = [];
 let flow: FlowRole | undefined;
 let telemetry: TelemetryRole | undefined;
 

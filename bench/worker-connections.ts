@@ -1,6 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { PacketType, type Packet } from '../src/mqtt/codec/index.js';
-import { LoadClient, type LoadClientListener } from './load-client.js';
+import { openIdleClients, type Closable, type IdleClient } from './idle-client.js';
+import { HANDSHAKE_TIMEOUT_MS, LoadClient, type LoadClientListener } from './load-client.js';
 import { PublishTemplate, readPayload, writePuback } from './payload.js';
 import type {
   IdleConnectRequest,
@@ -59,7 +60,7 @@ export async function warmUp(connections: number): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const clients: LoadClient[] = [];
+  const clients: Closable[] = [];
   await connectIdle(
     {
       type: 'idle-connect',
@@ -77,21 +78,22 @@ export async function warmUp(connections: number): Promise<void> {
 }
 
 /** Scenario e: opens `count` idle connections, `concurrency` handshakes at a time; they stay open until close-all. */
-export async function connectIdle(request: IdleConnectRequest, keep: LoadClient[]): Promise<IdleConnectResult> {
-  let connected = 0;
+export async function connectIdle(request: IdleConnectRequest, keep: Closable[]): Promise<IdleConnectResult> {
   const startMs = monotonicMs();
-  const errors = await runPool(request.count, request.concurrency, async (i) => {
-    const client = await LoadClient.open(
-      request.broker,
-      `${request.clientIdPrefix}${i}`,
-      true,
-      request.keepAliveSeconds,
-    );
-    keep.push(client);
-    connected++;
-  });
+  const idle: IdleClient[] = [];
+  const { connected, errors, failed } = await openIdleClients(
+    request.broker.host,
+    request.broker.port,
+    request.clientIdPrefix,
+    request.count,
+    request.concurrency,
+    request.keepAliveSeconds,
+    HANDSHAKE_TIMEOUT_MS,
+    idle,
+  );
   const endMs = monotonicMs();
-  return { connected, failed: request.count - connected, errors, startMs, endMs };
+  keep.push(...idle);
+  return { connected, failed, errors, startMs, endMs };
 }
 
 /** Scenario f, step 1: leaves each session offline with a QoS 1 subscription to its own topic. */
@@ -259,7 +261,7 @@ class SessionsDrain {
 }
 
 /** Scenario f, step 3: reconnects every session (clean session 0) and waits until all queued messages arrived. */
-export async function drainSessions(request: SessionsDrainRequest, keep: LoadClient[]): Promise<SessionsDrainResult> {
+export async function drainSessions(request: SessionsDrainRequest, keep: Closable[]): Promise<SessionsDrainResult> {
   const drain = new SessionsDrain(request);
   const startMs = monotonicMs();
   const connectErrors = await runPool(request.sessions.length, request.concurrency, async (i) => {

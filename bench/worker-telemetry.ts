@@ -6,6 +6,7 @@
  */
 import { PacketType, type Packet } from '../src/mqtt/codec/index.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import type { Closable } from './idle-client.js';
 import { LoadClient, type LoadClientListener } from './load-client.js';
 import type { TelemetryDeviceSpec, TelemetrySample, TelemetrySetupRequest, TelemetryStopResult } from './protocol.js';
 
@@ -197,7 +198,7 @@ export class TelemetryRole {
   }
 
   /** Connects every device (`concurrency` handshakes at once); each open client is added to `clients` at once. */
-  async open(clients: LoadClient[]): Promise<void> {
+  async open(clients: Closable[]): Promise<void> {
     const { broker, devices, concurrency } = this.setup;
     let next = 0;
     const connectNext = async (): Promise<void> => {

@@ -57,6 +57,11 @@ export class AuthThrottle {
     return delayMs === 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, delayMs).unref());
   }
 
+  /** Whether any address has failures on record (else a success has nothing to forget). */
+  get remembersFailures(): boolean {
+    return this.#failures.size > 0;
+  }
+
   /** A successful login forgets the address's failures. */
   succeeded(address: string): void {
     this.#failures.delete(address);

@@ -56,6 +56,8 @@ export interface DialectRouter {
 const REASON_NOT_AUTHORIZED = 0x87;
 const REASON_BAD_CREDENTIALS = 0x86;
 const REASON_SERVER_UNAVAILABLE = 0x88;
+/** Shared: the broker only reads a result. */
+const ANONYMOUS: AuthenticateResult = Object.freeze({ ok: true });
 
 export function composeDialects(options: DialectRouterOptions): DialectRouter {
   const { dialects, authSteps, allowAnonymous } = options;
@@ -75,27 +77,52 @@ export function composeDialects(options: DialectRouterOptions): DialectRouter {
   /** The dialect that decides for this client and topic: the namespace's owner, else the client's own. */
   const decider = (client: ClientInfo, topic: string): Dialect | undefined => ownerOf(topic) ?? dialectOf(client);
 
-  const authenticate = async (request: ConnectRequest): Promise<AuthenticateResult> => {
-    const result = await decide(request);
-    const address = request.connection.remoteAddress;
-    if (result.ok) options.throttle?.succeeded(address);
-    else if (result.reasonCode !== REASON_SERVER_UNAVAILABLE) await options.throttle?.refused(address);
-    return result;
+  const serverUnavailable = (error: unknown): AuthenticateResult => {
+    options.onAuthError?.(error);
+    return { ok: false, reasonCode: REASON_SERVER_UNAVAILABLE };
   };
 
-  const decide = async (request: ConnectRequest): Promise<AuthenticateResult> => {
-    try {
-      for (const step of authSteps) {
-        const result = await step(request);
-        if (result !== undefined) return result;
+  /**
+   * The steps from `first` on. Most steps tell at once that credentials are not theirs, so the steps run
+   * synchronously until one answers with a promise; only then does the rest wait. A connect that no step claims
+   * (an anonymous client) costs no promise at all, which matters for a reconnect storm.
+   */
+  const decide = (request: ConnectRequest, first: number): AuthenticateResult | Promise<AuthenticateResult> => {
+    for (let index = first; index < authSteps.length; index++) {
+      let answer: ReturnType<AuthStep>;
+      try {
+        answer = authSteps[index]!(request);
+      } catch (error) {
+        return serverUnavailable(error);
       }
-    } catch (error) {
-      options.onAuthError?.(error);
-      return { ok: false, reasonCode: REASON_SERVER_UNAVAILABLE };
+      if (answer === undefined) continue;
+      if (!(answer instanceof Promise)) return answer;
+      return answer.then((result) => result ?? decide(request, index + 1), serverUnavailable);
     }
-    if (allowAnonymous) return { ok: true };
+    if (allowAnonymous) return ANONYMOUS;
     // Nothing was presented that names anyone: v5 "not authorized"; 3.1.1 0x04 (as ThingsBoard answers it).
     return { ok: false, reasonCode: request.protocolVersion === 5 ? REASON_NOT_AUTHORIZED : REASON_BAD_CREDENTIALS };
+  };
+
+  /** Tells the throttle how the attempt went; a refusal may be held back (the returned promise). */
+  const throttled = (
+    request: ConnectRequest,
+    result: AuthenticateResult,
+  ): AuthenticateResult | Promise<AuthenticateResult> => {
+    const throttle = options.throttle;
+    if (throttle === undefined) return result;
+    if (result.ok) {
+      // Reading the address is a system call; skip it while no address has failed.
+      if (throttle.remembersFailures) throttle.succeeded(request.connection.remoteAddress);
+      return result;
+    }
+    if (result.reasonCode === REASON_SERVER_UNAVAILABLE) return result;
+    return throttle.refused(request.connection.remoteAddress).then(() => result);
+  };
+
+  const authenticate = (request: ConnectRequest): AuthenticateResult | Promise<AuthenticateResult> => {
+    const result = decide(request, 0);
+    return result instanceof Promise ? result.then((value) => throttled(request, value)) : throttled(request, result);
   };
 
   const hooks: DialectRouter['hooks'] = {

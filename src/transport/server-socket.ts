@@ -86,7 +86,8 @@ export class ServerSocket {
       return false;
     }
     this.#sockets.add(socket);
-    socket.once('close', this.#untrack);
+    // 'close' comes once; `on` spares the wrapper `once` keeps per socket for as long as the socket lives.
+    socket.on('close', this.#untrack);
     return true;
   }
 

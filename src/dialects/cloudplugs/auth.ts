@@ -19,15 +19,18 @@ const EMAIL_SHAPE = /^[^\s@/]+@[^\s@/]+\.[^\s@/]+$/;
 
 /** Username a device Plug-ID, or an e-mail a platform user has: a CloudPlugs login. */
 export function cloudplugsLoginStep(service: CloudplugsService, logger: Logger) {
-  return async (request: ConnectRequest): Promise<AuthenticateResult | undefined> => {
+  // Credentials of another shape are told apart synchronously: most connects are not CloudPlugs logins.
+  return (request: ConnectRequest): Promise<AuthenticateResult | undefined> | undefined => {
     const username = request.username;
-    if (username === undefined) return undefined;
-    const password = request.password?.toString('utf8') ?? '';
+    if (username === undefined || !(isDevicePlugId(username) || EMAIL_SHAPE.test(username))) return undefined;
+    return login(username, request.password?.toString('utf8') ?? '');
+  };
+
+  async function login(username: string, password: string): Promise<AuthenticateResult | undefined> {
     try {
       if (isDevicePlugId(username)) {
         return { ok: true, identity: service.loginDevice(username, password) };
       }
-      if (!EMAIL_SHAPE.test(username)) return undefined;
       // An e-mail no user has may still be a ThingsBoard basic-credentials username: not ours then.
       if ((await service.platform.store.getUserByEmail(username)) === undefined) return undefined;
       return { ok: true, identity: await service.loginAccount(username, password) };
@@ -38,7 +41,7 @@ export function cloudplugsLoginStep(service: CloudplugsService, logger: Logger) 
       logger.error({ err: error }, 'CloudPlugs login failed');
       return { ok: false, reasonCode: SERVER_UNAVAILABLE };
     }
-  };
+  }
 }
 
 /**

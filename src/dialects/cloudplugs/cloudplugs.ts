@@ -6,6 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuthenticateResult, Broker, ConnectRequest } from '../../broker/index.js';
 import type { Platform } from '../../platform/platform.js';
+import type { AuthStep } from '../dialect.js';
 import { cloudplugsEnrollmentStep, cloudplugsLoginStep } from './auth.js';
 import { CloudplugsMqtt } from './dialect.js';
 import { cloudplugsHttpPlugin } from './http-api.js';
@@ -42,7 +43,7 @@ export interface CloudplugsDialect {
   /** The broker-facing dialect (hooks the router calls; the router's `attach` hands it the broker). */
   readonly mqtt: CloudplugsMqtt;
   /** Step 4: Plug-ID or account e-mail. */
-  readonly loginStep: (request: ConnectRequest) => Promise<AuthenticateResult | undefined>;
+  readonly loginStep: AuthStep;
   /** Step 5 (after ThingsBoard's client-id-only devices): empty username and password. */
   readonly enrollmentStep: (request: ConnectRequest) => AuthenticateResult | undefined;
   readonly httpPlugin: FastifyPluginAsync;

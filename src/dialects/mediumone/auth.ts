@@ -154,11 +154,12 @@ export async function verifyLogin(
  * The broker auth step: undefined for credentials of another shape; a refusal with 0x85 for a client id longer than
  * 32 characters (3.1.1: 0x02 Identifier rejected), 0x86/0x87 as `verifyLogin` says.
  */
-export async function authenticateMediumOne(
+export function authenticateMediumOne(
   deps: LoginDeps,
   request: ConnectRequest,
   logins: VerifiedLogins,
-): Promise<{ ok: true; identity: MediumOneIdentity } | { ok: false; reasonCode: number } | undefined> {
+): LoginOutcome | Promise<LoginOutcome> | undefined {
+  // Answered synchronously unless the store must be asked: most connects are not Medium One logins.
   const login = parseMediumOneLogin(request.username, request.password);
   if (login === undefined || request.username === undefined || request.password === undefined) return undefined;
   if (request.clientId.length > MAX_CLIENT_ID_LENGTH) {
@@ -167,6 +168,15 @@ export async function authenticateMediumOne(
   const key = VerifiedLogins.keyOf(request.username, request.password);
   const known = logins.get(key);
   if (known !== undefined) return { ok: true, identity: known };
+  return verifyStoredLogin(deps, login, key, logins);
+}
+
+async function verifyStoredLogin(
+  deps: LoginDeps,
+  login: MediumOneLogin,
+  key: string,
+  logins: VerifiedLogins,
+): Promise<LoginOutcome> {
   // A store failure throws: the router logs it and refuses with 0x88 Server unavailable.
   const [org, user] = await Promise.all([
     deps.store.getOrganizationByMqttId(login.projectMqttId),

@@ -12,6 +12,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { fromPostgresError, fromSqliteError } from './duplicates.js';
+import { StatementCache } from './statement-cache.js';
 
 /** A module's migrations: `sqlite[i]` and `postgres[i]` take its tables from version i to i + 1. Append, never edit. */
 export interface ModuleSchema {
@@ -98,8 +99,9 @@ export function openSqliteModule(db: Database.Database, schema: ModuleSchema): M
     }
   }).immediate();
 
+  const statements = new StatementCache(db);
   const runOne = (statement: ModuleStatement): number =>
-    db.prepare(statement.sql).run(...sqliteParams(statement.params)).changes;
+    statements.get(statement.sql).run(...sqliteParams(statement.params)).changes;
   const attempt = <T>(work: () => T): Promise<T> => {
     try {
       return Promise.resolve(work());
@@ -111,7 +113,7 @@ export function openSqliteModule(db: Database.Database, schema: ModuleSchema): M
   return {
     kind: 'sqlite',
     query: <Row>(sql: string, params?: readonly SqlParam[]) =>
-      attempt(() => db.prepare(sql).all(...sqliteParams(params)) as Row[]),
+      attempt(() => statements.get<Row>(sql).all(...sqliteParams(params))),
     run: (sql, params) => attempt(() => runOne({ sql, params })),
     batch: (statements) => attempt(() => db.transaction(() => statements.map(runOne))()),
   };

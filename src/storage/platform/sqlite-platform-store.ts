@@ -73,6 +73,7 @@ import { migrate } from './sqlite-platform-schema.js';
 import { WalCheckpointer } from '../wal-checkpointer.js';
 import { SqliteDeviceData } from './sqlite-device-data.js';
 import { SqliteWriterThread } from './sqlite-writer.js';
+import { StatementCache } from './statement-cache.js';
 
 /** Options of `SqlitePlatformStore`. */
 export interface SqlitePlatformStoreOptions {
@@ -111,6 +112,7 @@ function settle<T>(answer: () => T): Promise<T> {
 export class SqlitePlatformStore implements PlatformStore {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
+  readonly #statements: StatementCache;
   readonly #data: SqliteDeviceData;
   /** Undefined for an in-memory database, which has no WAL. */
   readonly #checkpointer: WalCheckpointer | undefined;
@@ -133,6 +135,7 @@ export class SqlitePlatformStore implements PlatformStore {
       throw new Error(`cannot open platform store "${filePath}": ${reason}`, { cause });
     }
     this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#data = new SqliteDeviceData(db);
     const isFile = filePath !== ':memory:' && filePath !== '';
     const synchronous = options.synchronous ?? 'normal';
@@ -158,7 +161,7 @@ export class SqlitePlatformStore implements PlatformStore {
   /** Runs one statement; a unique violation becomes a DuplicateError. */
   #run(sql: string, values: readonly SqlValue[]): Database.RunResult {
     try {
-      return this.#db.prepare(sql).run(...bindable(values));
+      return this.#statements.get(sql).run(...bindable(values));
     } catch (error) {
       throw fromSqliteError(error);
     }
@@ -166,11 +169,11 @@ export class SqlitePlatformStore implements PlatformStore {
 
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- R is the caller's row type for `sql`
   #get<R>(sql: string, ...values: SqlValue[]): R | undefined {
-    return this.#db.prepare<(string | number | null)[], R>(sql).get(...bindable(values));
+    return this.#statements.get<R>(sql).get(...bindable(values));
   }
 
   #all<R>(sql: string, ...values: SqlValue[]): R[] {
-    return this.#db.prepare<(string | number | null)[], R>(sql).all(...bindable(values));
+    return this.#statements.get<R>(sql).all(...bindable(values));
   }
 
   #insert(table: string, columns: readonly string[], values: readonly SqlValue[]): void {
