@@ -117,7 +117,9 @@ export class Connection implements PacketHandler {
       isAccepted = stream.write(pending[count - 1]);
       stream.uncork();
     }
-    pending.length = 0;
+    // A connection that writes one packet per turn (most: idle devices) drops its array; a busy one reuses it.
+    if (count === 1) this.#pending = undefined;
+    else pending.length = 0;
     this.#pendingBytes = 0;
     if (!isAccepted && !this.#isBlocked) {
       // [STYLE 3] a full socket starts a deadline; it never turns into an unbounded queue.

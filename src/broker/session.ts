@@ -30,8 +30,15 @@ export interface Subscription {
   guard: string | undefined;
 }
 
-/** Why a delivery left the session without reaching the client, for the dropped-messages counter. */
+/** Packet identifiers are 1 to 65535 ([MQTT-2.3.1-1] non-zero, two bytes). */
 const MAX_PACKET_ID = 0xffff;
+
+/**
+ * The queue of every session that never queued anything: most clients are online when their messages arrive, and an
+ * idle connection should not carry an empty array. Frozen, so a push that skipped the swap fails loudly.
+ */
+const NO_DELIVERIES: Delivery[] = [];
+Object.freeze(NO_DELIVERIES);
 
 export class Session {
   readonly clientId: string;
@@ -45,8 +52,8 @@ export class Session {
   #subscriptions: Map<string, Subscription> | undefined;
   #inflight: Map<number, Delivery> | undefined;
   #incomingQos2: Set<number> | undefined;
-  /** Queued deliveries; `#queueHead` avoids O(n) shifts. */
-  #queue: Delivery[] = [];
+  /** Queued deliveries; `#queueHead` avoids O(n) shifts. Shared and frozen while nothing was ever queued. */
+  #queue: Delivery[] = NO_DELIVERIES;
   #queueHead = 0;
   #queuedQos0 = 0;
   #nextPacketId = 1;
@@ -284,7 +291,7 @@ export class Session {
       this.#inflight.clear();
     }
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#unref(this.#queue[i]!);
-    this.#queue = [];
+    this.#queue = NO_DELIVERIES;
     this.#queueHead = 0;
     this.#queuedQos0 = 0;
   }
@@ -338,6 +345,7 @@ export class Session {
 
   #queuePush(delivery: Delivery): void {
     if (delivery.qos === 0) this.#queuedQos0++;
+    if (this.#queue === NO_DELIVERIES) this.#queue = [];
     this.#queue.push(delivery);
   }
 

@@ -58,8 +58,11 @@ export class PacketDecoder {
   /** Largest packet accepted, fixed header included; larger ones fail with PacketTooLarge (0x95) before buffering. */
   maxPacketSizeBytes: number;
 
-  /** Bytes of an incomplete packet, in order; empty when the previous chunk ended on a packet boundary. */
-  #pending: Buffer[] = [];
+  /**
+   * Bytes of an incomplete packet, in order; undefined when the previous chunk ended on a packet boundary (most
+   * connections never split a packet, so they never hold an array).
+   */
+  #pending: Buffer[] | undefined;
   #pendingBytes = 0;
   /** Total size of the pending packet, or -1 while its fixed header is still incomplete. */
   #pendingPacketBytes = -1;
@@ -102,7 +105,7 @@ export class PacketDecoder {
   }
 
   #stash(bytes: Buffer, packetBytes: number): void {
-    this.#pending.push(bytes);
+    this.#pending = [bytes];
     this.#pendingBytes = bytes.length;
     this.#pendingPacketBytes = packetBytes;
   }
@@ -112,12 +115,13 @@ export class PacketDecoder {
    * when the whole chunk was absorbed and the packet is still incomplete.
    */
   #completePending(chunk: Buffer, handler: PacketHandler): number {
+    const pending = this.#pending!;
     if (this.#pendingPacketBytes < 0) {
       // The fixed header is incomplete, so pending is one buffer of at most 4 bytes; 5 more bytes always finish it.
-      const head = Buffer.concat([this.#pending[0]!, chunk.subarray(0, 5)]);
+      const head = Buffer.concat([pending[0]!, chunk.subarray(0, 5)]);
       const packetBytes = this.#readFixedHeader(head, 0, head.length);
       if (packetBytes < 0) {
-        this.#pending[0] = head;
+        pending[0] = head;
         this.#pendingBytes = head.length;
         return -1;
       }
@@ -125,13 +129,13 @@ export class PacketDecoder {
     }
     const missingBytes = this.#pendingPacketBytes - this.#pendingBytes;
     if (chunk.length < missingBytes) {
-      this.#pending.push(chunk);
+      pending.push(chunk);
       this.#pendingBytes += chunk.length;
       return -1;
     }
-    this.#pending.push(missingBytes === chunk.length ? chunk : chunk.subarray(0, missingBytes));
-    const packet = Buffer.concat(this.#pending, this.#pendingPacketBytes);
-    this.#pending = [];
+    pending.push(missingBytes === chunk.length ? chunk : chunk.subarray(0, missingBytes));
+    const packet = Buffer.concat(pending, this.#pendingPacketBytes);
+    this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingPacketBytes = -1;
     this.#readFixedHeader(packet, 0, packet.length);
