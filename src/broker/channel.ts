@@ -575,6 +575,7 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
     if (verdict !== undefined) {
       switch (verdict.action) {
         case 'drop':
+          broker.countDropped(1);
           if (qos > 0) {
             this.#refusePublish(qos, packetId, verdict.reasonCode ?? ReasonCode.Success, verdict.reasonString);
           }
@@ -668,9 +669,14 @@ export class Channel implements ConnectionOwner, SessionSink, ClientInfo {
           return;
         }
         ack.disconnectReason = { reasonCode: outcome.reasonCode, reasonString: outcome.reasonString };
-      } else if (ack !== undefined) {
-        // 3.1.1 has no refusal: the message is acknowledged and dropped.
-        ack.reasonCodes = this.protocolVersion === 5 ? outcome.reasonCode : ReasonCode.Success;
+      } else {
+        // A refusal after the fact (the store would not take it) is a dropped message like a 'drop' verdict.
+        if (outcome.reasonCode >= 0x80) this.#broker.countDropped(1);
+        if (ack !== undefined) {
+          // 3.1.1 has no refusal: the message is acknowledged and dropped.
+          ack.reasonCodes = this.protocolVersion === 5 ? outcome.reasonCode : ReasonCode.Success;
+          ack.reasonString = outcome.reasonString;
+        }
       }
       if (ack !== undefined) ack.onCommitted(undefined);
     });

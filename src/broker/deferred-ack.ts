@@ -5,15 +5,19 @@
  * settled in ([MQTT-4.6.0-2]).
  */
 export type DeferredAckOutcome =
-  { kind: 'ack'; reasonCode: number } | { kind: 'disconnect'; reasonCode: number; reasonString: string | undefined };
+  | { kind: 'ack'; reasonCode: number; reasonString: string | undefined }
+  | { kind: 'disconnect'; reasonCode: number; reasonString: string | undefined };
 
 export class DeferredAck {
   #outcome: DeferredAckOutcome | undefined;
   #listener: ((outcome: DeferredAckOutcome) => void) | undefined;
 
-  /** Acknowledge: 0x00, or a v5 refusal code such as 0x99 Payload format invalid (3.1.1 clients get a plain ack). */
-  settle(reasonCode = 0): void {
-    this.#resolve({ kind: 'ack', reasonCode });
+  /**
+   * Acknowledge: 0x00, or a v5 refusal code such as 0x99 Payload format invalid with an optional reason string
+   * (3.1.1 clients get a plain ack).
+   */
+  settle(reasonCode = 0, reasonString?: string): void {
+    this.#resolve({ kind: 'ack', reasonCode, reasonString });
   }
 
   /** Close the client's connection instead of acknowledging (v5 DISCONNECT with the code). */

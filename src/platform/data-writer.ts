@@ -4,14 +4,29 @@
  * HTTP 200 never promises data the store does not hold. One write is in flight at a time; what arrives meanwhile
  * forms the next batch (PostgreSQL answers asynchronously, so batches grow under load instead of queries piling up).
  * Committed changes then go to the bus in commit order.
+ *
+ * The store judges events and event modifications one by one (`WriteOutcome`): a post whose event id was taken or
+ * whose modification did not apply gets that error, every other post of the batch is committed as usual. Which post
+ * an item belongs to is kept as end offsets into the batch's lists (no object per post), and the bus hears of the
+ * events the store actually wrote, so their changes are made here from the outcome rather than by the poster.
  */
 import type { Logger } from 'pino';
-import type { DataBatch, PlatformStore } from '../storage/platform-store.js';
+import {
+  DuplicateError,
+  EventModificationError,
+  type DataBatch,
+  type PlatformStore,
+  type WriteOutcome,
+} from '../storage/platform-store.js';
 import type { StateChangeBus } from './bus.js';
-import type { StateChange } from './model.js';
+import type { DeviceEvent, StateChange } from './model.js';
 
-/** Called once the data it was given for is committed (`error` undefined) or definitely not stored. */
-export type CommitCallback = (error: Error | undefined) => void;
+/**
+ * Called once the data it was given for is committed (`error` undefined) or definitely not stored. A post of several
+ * events is judged per event: `error` is then the first refusal and the others were stored. `modified` lists the
+ * events as stored after the post's modifications, when it made any that applied.
+ */
+export type CommitCallback = (error: Error | undefined, modified?: readonly DeviceEvent[]) => void;
 
 /** Thrown (through the callback) when more points wait for a commit than `maxPendingItems` allows. */
 export class OverloadedError extends Error {
@@ -32,7 +47,19 @@ export interface DataWriterStats {
 }
 
 function emptyBatch(): DataBatch {
-  return { telemetry: [], attributes: [], attributeDeletes: [], events: [] };
+  return { telemetry: [], attributes: [], attributeDeletes: [], events: [], eventModifications: [] };
+}
+
+/** The posts of one batch: callbacks and, per post, where its changes, events and modifications end. */
+interface Posts {
+  callbacks: CommitCallback[];
+  changeEnds: number[];
+  eventEnds: number[];
+  modificationEnds: number[];
+}
+
+function noPosts(): Posts {
+  return { callbacks: [], changeEnds: [], eventEnds: [], modificationEnds: [] };
 }
 
 /** Told about every store write: its duration, the items in it, and whether it committed. */
@@ -45,7 +72,7 @@ export class DataWriter {
   readonly #maxPendingItems: number;
   #batch = emptyBatch();
   #changes: StateChange[] = [];
-  #callbacks: CommitCallback[] = [];
+  #posts = noPosts();
   #pendingItems = 0;
   #isScheduled = false;
   #inFlight: Promise<void> | undefined;
@@ -70,7 +97,8 @@ export class DataWriter {
 
   /**
    * Queues `fill`'s additions to the next batch with the state changes they make. `items` counts toward the pending
-   * bound; past it the callback gets an OverloadedError at once and nothing is queued.
+   * bound; past it the callback gets an OverloadedError at once and nothing is queued. Events and modifications
+   * `fill` adds need no changes here: the writer announces those the store wrote.
    */
   enqueue(items: number, fill: (batch: DataBatch) => void, changes: StateChange[], done: CommitCallback): void {
     if (this.#pendingItems + items > this.#maxPendingItems) {
@@ -78,15 +106,20 @@ export class DataWriter {
       return;
     }
     this.#pendingItems += items;
-    fill(this.#batch);
+    const batch = this.#batch;
+    fill(batch);
     for (const change of changes) this.#changes.push(change);
-    this.#callbacks.push(done);
+    const posts = this.#posts;
+    posts.callbacks.push(done);
+    posts.changeEnds.push(this.#changes.length);
+    posts.eventEnds.push(batch.events.length);
+    posts.modificationEnds.push(batch.eventModifications?.length ?? 0);
     this.#schedule();
   }
 
   /** Resolves once everything queued so far is committed (or failed). */
   async drain(): Promise<void> {
-    while (this.#inFlight !== undefined || this.#callbacks.length > 0) {
+    while (this.#inFlight !== undefined || this.#posts.callbacks.length > 0) {
       if (this.#inFlight === undefined) this.#startWrite();
       await this.#inFlight;
     }
@@ -100,25 +133,31 @@ export class DataWriter {
 
   readonly #onTick = (): void => {
     this.#isScheduled = false;
-    if (this.#inFlight === undefined && this.#callbacks.length > 0) this.#startWrite();
+    if (this.#inFlight === undefined && this.#posts.callbacks.length > 0) this.#startWrite();
   };
 
   #startWrite(): void {
     const batch = this.#batch;
     const changes = this.#changes;
-    const callbacks = this.#callbacks;
+    const posts = this.#posts;
+    const callbacks = posts.callbacks;
     const items = this.#pendingItems;
     this.#batch = emptyBatch();
     this.#changes = [];
-    this.#callbacks = [];
+    this.#posts = noPosts();
     const started = performance.now();
     this.#inFlight = this.#store.write(batch).then(
-      () => {
+      (outcome) => {
         this.#finish(items, started, true);
         this.#stats.commits++;
         this.#stats.itemsCommitted += items;
-        for (const change of changes) this.#bus.publish(change);
-        for (const callback of callbacks) callback(undefined);
+        if (batch.events.length === 0 && outcome.modifications.length === 0) {
+          // Telemetry and attributes only: nothing was judged per item.
+          for (const change of changes) this.#bus.publish(change);
+          for (const callback of callbacks) callback(undefined);
+        } else {
+          this.#settlePerItem(batch, outcome, changes, posts);
+        }
       },
       (error: unknown) => {
         this.#finish(items, started, false);
@@ -130,12 +169,53 @@ export class DataWriter {
     );
   }
 
+  /** Announces what the store wrote, in post order, then tells each post its own outcome. */
+  #settlePerItem(batch: DataBatch, outcome: WriteOutcome, changes: StateChange[], posts: Posts): void {
+    const { callbacks, changeEnds, eventEnds, modificationEnds } = posts;
+    const errors = new Array<Error | undefined>(callbacks.length);
+    const modified = new Array<DeviceEvent[] | undefined>(callbacks.length);
+    const duplicates = outcome.duplicateEvents;
+    const modifications = batch.eventModifications ?? [];
+    let c = 0;
+    let e = 0;
+    let d = 0;
+    let m = 0;
+    for (let p = 0; p < callbacks.length; p++) {
+      for (; c < changeEnds[p]!; c++) this.#bus.publish(changes[c]!);
+      for (; e < eventEnds[p]!; e++) {
+        if (d < duplicates.length && duplicates[d] === e) {
+          d++;
+          errors[p] ??= new DuplicateError('event id');
+          continue;
+        }
+        const event = batch.events[e]!;
+        this.#bus.publish({ kind: 'event', orgId: event.orgId, deviceId: event.deviceId, event });
+      }
+      for (; m < modificationEnds[p]!; m++) {
+        const modification = modifications[m]!;
+        const result = outcome.modifications[m]!;
+        if ('refused' in result) {
+          errors[p] ??= new EventModificationError(modification.id, result.refused);
+          continue;
+        }
+        const event = result.applied;
+        this.#bus.publish({ kind: 'event', orgId: event.orgId, deviceId: event.deviceId, event });
+        if (modification.telemetryKey !== undefined && event.data !== null) {
+          const { orgId, deviceId, at: ts, data: value } = event;
+          this.#bus.publish({ kind: 'telemetry', orgId, deviceId, key: modification.telemetryKey, ts, value });
+        }
+        (modified[p] ??= []).push(event);
+      }
+    }
+    for (let p = 0; p < callbacks.length; p++) callbacks[p]!(errors[p], modified[p]);
+  }
+
   #finish(items: number, started: number, isCommitted: boolean): void {
     const durationMs = performance.now() - started;
     this.#stats.lastCommitMs = durationMs;
     for (const observer of this.#observers) observer(durationMs, items, isCommitted);
     this.#pendingItems -= items;
     this.#inFlight = undefined;
-    if (this.#callbacks.length > 0) this.#schedule();
+    if (this.#posts.callbacks.length > 0) this.#schedule();
   }
 }

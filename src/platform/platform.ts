@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PlatformStore } from '../storage/platform-store.js';
+import type { EventModification, PlatformStore } from '../storage/platform-store.js';
 import { StateChangeBus } from './bus.js';
 import { ClientRpcRegistry } from './client-rpc.js';
 import { DataWriter, type CommitCallback, type CommitObserver } from './data-writer.js';
@@ -158,7 +158,10 @@ export class Platform {
     );
   }
 
-  /** Stores events (Medium One events, CloudPlugs channel records). */
+  /**
+   * Stores events (Medium One events, CloudPlugs channel records). Each is judged on its own: one whose id is taken
+   * is not stored and `done` gets DuplicateError('event id'); the bus hears of the others.
+   */
   postEvents(device: Device, events: NewEvent[], done: CommitCallback): void {
     const stored: DeviceEvent[] = events.map((e) => ({
       ...e,
@@ -166,13 +169,28 @@ export class Platform {
       orgId: device.orgId,
       deviceId: device.id,
     }));
-    const changes: StateChange[] = stored.map((event) => ({
-      kind: 'event',
-      orgId: device.orgId,
-      deviceId: device.id,
-      event,
-    }));
-    this.#writer.enqueue(Math.max(1, stored.length), (batch) => batch.events.push(...stored), changes, done);
+    this.#writer.enqueue(Math.max(1, stored.length), (batch) => batch.events.push(...stored), [], done);
+  }
+
+  /**
+   * Replaces a stored event of `device` (see `EventModification`): `done` gets the event as stored after the change,
+   * or an EventModificationError when the id names no event of this device (nothing of it is stored then). After
+   * the commit the bus hears of the new version (an event change with the same id) and of its telemetry copy.
+   */
+  modifyEvent(
+    device: Device,
+    modification: Omit<EventModification, 'deviceId'>,
+    done: (error: Error | undefined, event: DeviceEvent | undefined) => void,
+  ): void {
+    const item: EventModification = { ...modification, deviceId: device.id };
+    this.#writer.enqueue(
+      1,
+      (batch) => (batch.eventModifications ??= []).push(item),
+      [],
+      (error, modified) => {
+        done(error, modified?.[0]);
+      },
+    );
   }
 
   /** Promise form of the post methods, for request/response callers: `await platform.committed((done) => …)`. */

@@ -12,14 +12,22 @@ export type {
 export { MemoryBrokerStore } from './memory-broker-store.js';
 export { SqliteBrokerStore } from './sqlite-broker-store.js';
 export type { SqliteBrokerStoreOptions } from './sqlite-broker-store.js';
-export { DuplicateError, PostgresPlatformStore, SqlitePlatformStore, UnknownDeviceError } from './platform/index.js';
+export {
+  DuplicateError,
+  EventModificationError,
+  PostgresPlatformStore,
+  SqlitePlatformStore,
+  UnknownDeviceError,
+} from './platform/index.js';
 export type {
   AggregatePoint,
   Aggregation,
   DataBatch,
   DevicePatch,
   DeviceWithCredentials,
+  EventModification,
   EventQuery,
+  ModificationRefusal,
   ModuleSchema,
   ModuleSql,
   ModuleStatement,
@@ -34,4 +42,5 @@ export type {
   StoredUser,
   TelemetryAggregateQuery,
   TelemetryRangeQuery,
+  WriteOutcome,
 } from './platform/index.js';

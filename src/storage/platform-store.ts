@@ -57,13 +57,68 @@ export class UnknownDeviceError extends Error {
 /**
  * One transaction of device data. Any list may be empty. Telemetry is keyed by (device, key, ts): a point written
  * again at the same ts replaces the value. Attribute sets are applied before attribute deletes. An event is filed under
- * its device's organization (its `orgId` is taken from the device).
+ * its device's organization (its `orgId` is taken from the device). Events are inserted before modifications are
+ * applied, so a modification may name an event of the same batch.
+ *
+ * Events and modifications are judged one by one: an event whose id is taken, or a modification that does not apply,
+ * is left out and reported in the `WriteOutcome`; everything else of the batch is stored. One device's bad item
+ * therefore never costs another device its data in the same group commit.
  */
 export interface DataBatch {
   telemetry: { deviceId: string; points: TelemetryPoint[] }[];
   attributes: { deviceId: string; scope: AttributeScope; key: string; value: DataValue; ts: number }[];
   attributeDeletes: { deviceId: string; scope: AttributeScope; keys: string[] }[];
   events: DeviceEvent[];
+  /** Changes to stored events; absent = none. */
+  eventModifications?: EventModification[] | undefined;
+}
+
+/**
+ * A new version of a stored event. It applies only to an event of the same device (and so of its organization):
+ * `stream` and `data` are replaced, `at` and `expiresAt` when given. Two modifications of one event in a batch
+ * apply in order.
+ */
+export interface EventModification {
+  id: string;
+  deviceId: string;
+  stream: string;
+  data: JsonValue;
+  /** The new time (epoch ms and the original text, or null); undefined keeps the stored one. */
+  at: { ms: number; text: string | null } | undefined;
+  /** The new expiry (null = the organization's retention only); undefined keeps the stored one. */
+  expiresAt: number | null | undefined;
+  /**
+   * When set and `data` is not null, `data` is also written as a telemetry point of this key at the event's time
+   * after the change, in the same transaction and only if the modification applies (a CloudPlugs record's copy).
+   */
+  telemetryKey: string | undefined;
+}
+
+/** Why a modification did not apply; the other items of its batch were stored. */
+export type ModificationRefusal =
+  /** No event has the id, or only another organization's (organizations never learn of each other's data). */
+  | 'not-found'
+  /** The event is another device's, in the same organization. */
+  | 'other-device';
+
+/** What one `write` left out; the rest of its batch is stored. */
+export interface WriteOutcome {
+  /** Indexes into `batch.events` of events not stored because their id was already taken (stored, or earlier in the batch). */
+  duplicateEvents: number[];
+  /** One per `batch.eventModifications`, in order: the event as stored after the change, or why it did not apply. */
+  modifications: ({ applied: DeviceEvent } | { refused: ModificationRefusal })[];
+}
+
+/** A modification of a stored event did not apply (`reason`); nothing of it was stored. */
+export class EventModificationError extends Error {
+  readonly code: 'EVENT_NOT_FOUND' | 'EVENT_OF_ANOTHER_DEVICE';
+  readonly eventId: string;
+  constructor(eventId: string, reason: ModificationRefusal) {
+    super(reason === 'not-found' ? `no event ${eventId} to modify` : `event ${eventId} belongs to another device`);
+    this.name = 'EventModificationError';
+    this.code = reason === 'not-found' ? 'EVENT_NOT_FOUND' : 'EVENT_OF_ANOTHER_DEVICE';
+    this.eventId = eventId;
+  }
 }
 
 export type SortOrder = 'ASC' | 'DESC';
@@ -225,10 +280,11 @@ export interface PlatformStore {
 
   // ---- device data -------------------------------------------------------------------------------------------
   /**
-   * Applies the batch in one transaction; on failure nothing of it is stored. Throws UnknownDeviceError when the
-   * batch names a device that does not exist, DuplicateError('event id') for an event id already stored.
+   * Applies the batch in one transaction and resolves to what it left out (events whose id was taken, modifications
+   * that did not apply; see `DataBatch`). On a rejection nothing of it is stored: UnknownDeviceError when the batch
+   * names a device that does not exist, or the database's error.
    */
-  write(batch: DataBatch): Promise<void>;
+  write(batch: DataBatch): Promise<WriteOutcome>;
   /** The newest point per key (all keys when `keys` is undefined). */
   latestTelemetry(deviceId: string, keys?: string[]): Promise<TelemetryPoint[]>;
   /** Keys the device ever reported. */

@@ -98,10 +98,6 @@ describe('CloudPlugs data over MQTT', () => {
       const code = await pubackCode(device.client.publishAsync(`${thing.plugId}/data/bad`, payload, { qos: 1 }));
       assert.equal(code, 0x99, payload);
     }
-    const withId = device.client.publishAsync(`${thing.plugId}/data/bad`, `{"id": "${'a'.repeat(24)}", "data": 1}`, {
-      qos: 1,
-    });
-    assert.equal(await pubackCode(withId), 0x83);
     assert.ok(device.client.connected);
     assert.deepEqual(await stored(server, thing, 'bad'), []);
   });

@@ -12,11 +12,11 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/observability/index.js';
 import { OverloadedError } from '../../src/platform/data-writer.js';
 import type { AttributeUpdate, DeviceLink } from '../../src/platform/device-links.js';
-import type { Device, Rpc, StateChange } from '../../src/platform/model.js';
+import type { Device, DeviceEvent, Rpc, StateChange } from '../../src/platform/model.js';
 import { Platform } from '../../src/platform/platform.js';
 import type { RpcLimits } from '../../src/platform/rpc.js';
 import { RetentionSweeper } from '../../src/platform/retention.js';
-import { SqlitePlatformStore } from '../../src/storage/platform/index.js';
+import { DuplicateError, EventModificationError, SqlitePlatformStore } from '../../src/storage/platform/index.js';
 
 /** Short enough for tests; the production defaults are ThingsBoard's (seconds). */
 const TEST_RPC_LIMITS: RpcLimits = { defaultTimeoutMs: 300, minTimeoutMs: 50, deliveryTimeoutMs: 100, maxRetries: 5 };
@@ -126,6 +126,93 @@ describe('device data', () => {
       order: 'ASC',
     });
     assert.equal(stored.get('k')?.length, 800);
+  });
+
+  test('a group commit with a taken event id refuses only that post; other devices’ data of the commit is stored', async () => {
+    const org = device.orgId;
+    const other = (await platform.entities.createDevice(org, { name: 'Thermostat B' })).device;
+    const event = { stream: 'raw', at: 5, atText: null, data: 1, expiresAt: null };
+    await platform.committed((done) => {
+      platform.postEvents(device, [{ ...event, id: 'taken' }], done);
+    });
+    const changes: StateChange[] = [];
+    platform.bus.subscribe((change) => changes.push(change));
+    // Posted in one turn: one batch, one commit.
+    const outcomes = await Promise.allSettled([
+      platform.committed((done) => {
+        platform.postTelemetry(other, [{ key: 't', ts: 7, value: 7 }], done);
+      }),
+      platform.committed((done) => {
+        platform.postEvents(other, [{ ...event, id: 'taken', data: 2 }], done);
+      }),
+      platform.committed((done) => {
+        platform.postEvents(other, [{ ...event, id: 'fresh', data: 3 }], done);
+      }),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const refusal = outcomes[1]?.status === 'rejected' ? (outcomes[1].reason as DuplicateError) : undefined;
+    assert.ok(refusal instanceof DuplicateError);
+    assert.equal(refusal.what, 'event id');
+    assert.equal(platform.writeStats.commits, 2);
+    assert.deepEqual(await platform.store.latestTelemetry(other.id), [{ key: 't', ts: 7, value: 7 }]);
+    const stored = await platform.store.queryEvents({ deviceIds: [device.id, other.id], limit: 10, order: 'ASC' });
+    assert.deepEqual(
+      stored.map((e) => [e.id, e.deviceId, e.data]),
+      [
+        ['taken', device.id, 1],
+        ['fresh', other.id, 3],
+      ],
+    );
+    assert.deepEqual(
+      changes.map((c) => (c.kind === 'event' ? `e:${c.event.id}` : c.kind === 'telemetry' ? `t:${c.key}` : c.kind)),
+      ['t:t', 'e:fresh'],
+    );
+  });
+
+  test('a modification of the device’s own event is stored, announced with the same id and answered with it; another device’s is refused', async () => {
+    const other = (await platform.entities.createDevice(device.orgId, { name: 'Thermostat B' })).device;
+    await platform.committed((done) => {
+      platform.postEvents(device, [{ id: 'e1', stream: 'temp', at: 5, atText: null, data: 20, expiresAt: null }], done);
+    });
+    const changes: StateChange[] = [];
+    platform.bus.subscribe((change) => changes.push(change));
+    const modify = (target: Device) =>
+      new Promise<DeviceEvent>((resolve, reject) => {
+        platform.modifyEvent(
+          target,
+          { id: 'e1', stream: 'temp', data: 21, at: undefined, expiresAt: undefined, telemetryKey: 'temp' },
+          (error, event) => {
+            if (error === undefined && event !== undefined) resolve(event);
+            else reject(error ?? new Error('no event'));
+          },
+        );
+      });
+    const [foreign, own] = await Promise.allSettled([modify(other), modify(device)]);
+    assert.equal(foreign?.status, 'rejected');
+    const refusal = foreign.status === 'rejected' ? (foreign.reason as EventModificationError) : undefined;
+    assert.ok(refusal instanceof EventModificationError);
+    assert.equal(refusal.code, 'EVENT_OF_ANOTHER_DEVICE');
+    assert.equal(own?.status, 'fulfilled');
+    const modified = {
+      id: 'e1',
+      orgId: device.orgId,
+      deviceId: device.id,
+      stream: 'temp',
+      at: 5,
+      atText: null,
+      data: 21,
+      expiresAt: null,
+    };
+    assert.deepEqual(own.status === 'fulfilled' ? own.value : undefined, modified);
+    assert.deepEqual(changes, [
+      { kind: 'event', orgId: device.orgId, deviceId: device.id, event: modified },
+      { kind: 'telemetry', orgId: device.orgId, deviceId: device.id, key: 'temp', ts: 5, value: 21 },
+    ]);
+    assert.deepEqual(await platform.store.latestTelemetry(device.id), [{ key: 'temp', ts: 5, value: 21 }]);
+    assert.deepEqual(await platform.store.latestTelemetry(other.id), []);
   });
 
   test('shared attributes set and deleted reach the device link after the commit; client ones do not', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DataValue } from '../../src/platform/model.js';
-import { DuplicateError, UnknownDeviceError, type PlatformStore } from '../../src/storage/index.js';
+import { UnknownDeviceError, type PlatformStore } from '../../src/storage/index.js';
 import type { WithStore } from './platform-store-contract.js';
 import { device, emptyBatch, event, rpc, seedOrganization, series, telemetry } from './platform-store-fixtures.js';
 
@@ -309,45 +309,6 @@ export function registerDeviceDataTests(withStore: WithStore): void {
       assert.deepEqual(await store.latestTelemetry('d1'), []);
       assert.deepEqual(await store.getAttributes('d1', 'client'), []);
       assert.deepEqual(await store.queryEvents({ deviceIds: ['d1'], limit: 10, order: 'ASC' }), []);
-    }));
-
-  test('a batch failing part-way (an event id already stored) rolls back its telemetry and attributes', () =>
-    withStore(async (store) => {
-      await seedOrganization(store, 'org', ['d1']);
-      await store.write(
-        emptyBatch({
-          telemetry: [{ deviceId: 'd1', points: [{ key: 't', ts: 1, value: 1 }] }],
-          attributes: [{ deviceId: 'd1', scope: 'client', key: 'a', value: 1, ts: 1 }],
-          events: [event('e1', 'org', 'd1')],
-        }),
-      );
-      const failing = emptyBatch({
-        telemetry: [
-          {
-            deviceId: 'd1',
-            points: [
-              { key: 't', ts: 2, value: 2 },
-              { key: 'new', ts: 2, value: 2 },
-            ],
-          },
-        ],
-        attributes: [{ deviceId: 'd1', scope: 'client', key: 'a', value: 2, ts: 2 }],
-        attributeDeletes: [],
-        events: [event('e2', 'org', 'd1'), event('e1', 'org', 'd1')],
-      });
-      await assert.rejects(
-        store.write(failing),
-        (error: unknown) => error instanceof DuplicateError && error.what === 'event id',
-      );
-      assert.deepEqual((await range(store, 'd1', ['t', 'new'])).get('t'), [{ ts: 1, value: 1 }]);
-      assert.deepEqual(await store.latestTelemetry('d1'), [{ key: 't', ts: 1, value: 1 }]);
-      assert.deepEqual(await store.getAttributes('d1', 'client'), [
-        { scope: 'client', key: 'a', value: 1, lastUpdateTs: 1 },
-      ]);
-      assert.deepEqual(
-        (await store.queryEvents({ deviceIds: ['d1'], limit: 10, order: 'ASC' })).map((e) => e.id),
-        ['e1'],
-      );
     }));
 
   test('RPCs are stored, listed by status oldest first, and updated', () =>

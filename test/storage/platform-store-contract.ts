@@ -6,6 +6,7 @@ import { describe } from 'node:test';
 import type { PlatformStore } from '../../src/storage/index.js';
 import { registerDeviceDataTests } from './platform-store-contract-data.js';
 import { registerEntityTests } from './platform-store-contract-entities.js';
+import { registerEventTests } from './platform-store-contract-events.js';
 import { registerModuleTests } from './platform-store-contract-modules.js';
 
 /** How the suite gets and disposes of stores of one implementation. */
@@ -36,6 +37,7 @@ export function runPlatformStoreContract(name: string, factory: PlatformStoreFac
   describe(`PlatformStore contract: ${name}`, options, () => {
     registerEntityTests(withStore);
     registerDeviceDataTests(withStore);
+    registerEventTests(withStore);
     registerModuleTests(withStore);
   });
 }

@@ -18,6 +18,7 @@ import type { QoS } from '../../mqtt/codec/index.js';
 import { isUserIdentity } from '../../platform/identity.js';
 import type { Role } from '../../platform/model.js';
 import { ingestRecords } from './data.js';
+import { modifyRecord } from './modify.js';
 import { errorReply, PlugErr, PlugError } from './errors.js';
 import {
   enrollIdentity,
@@ -208,13 +209,6 @@ export class CloudplugsMqtt {
     if (record.channel !== undefined) {
       return { action: 'drop', reasonCode: PlugReason.PayloadFormatInvalid, reasonString: '"channel" is HTTP only' };
     }
-    if (record.isGivenId) {
-      return {
-        action: 'drop',
-        reasonCode: PlugReason.ImplementationSpecificError,
-        reasonString: 'records are immutable: "id" (modify a stored record) is not supported',
-      };
-    }
     let target = topicTarget;
     if (record.of !== undefined && record.of !== topicTarget.row.plugId) {
       const of = this.#service.registry.byPlugId(record.of);
@@ -229,19 +223,18 @@ export class CloudplugsMqtt {
     }
     const ack = new DeferredAck();
     const { platform, store } = this.#service;
-    ingestRecords(
-      platform,
-      store,
-      () => this.#broker,
-      target,
-      channel,
-      records,
-      message.qos === 0 ? 0 : 1,
-      (error) => {
-        if (error === undefined) ack.settle();
-        else ack.settle(error.name === 'OverloadedError' ? PlugReason.QuotaExceeded : PlugReason.UnspecifiedError);
-      },
-    );
+    const settle = (error: Error | undefined): void => {
+      if (error === undefined) ack.settle();
+      else if (error instanceof PlugError) ack.settle(refusalReason(error), error.message);
+      else ack.settle(error.name === 'OverloadedError' ? PlugReason.QuotaExceeded : PlugReason.UnspecifiedError);
+    };
+    const qos = message.qos === 0 ? 0 : 1;
+    if (record.isGivenId) {
+      const context = { platform, store, broker: () => this.#broker, logger: this.#logger };
+      modifyRecord(context, target, channel, record, qos, settle);
+    } else {
+      ingestRecords(platform, store, () => this.#broker, target, channel, records, qos, settle);
+    }
     return { action: 'consume', ack };
   }
 
@@ -390,4 +383,12 @@ function orgActorOf(identity: unknown): OrgActor | undefined {
   }
   if (isUserIdentity(identity)) return { orgId: identity.orgId, role: identity.role };
   return undefined;
+}
+
+/**
+ * The PUBACK code of a record refused after parsing: a modification of a record another device owns is 0x87; one
+ * naming no record of the device has no MQTT code of its own, so 0x83 with the reason string saying so.
+ */
+function refusalReason(error: PlugError): number {
+  return error.err === PlugErr.Forbidden ? PlugReason.NotAuthorized : PlugReason.ImplementationSpecificError;
 }

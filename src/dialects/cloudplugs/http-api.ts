@@ -26,6 +26,7 @@ import {
   toStatus,
 } from './http-input.js';
 import type { PlugAccountIdentity } from './identity.js';
+import { modifyRecord } from './modify.js';
 import { parsePermFilter } from './perm.js';
 import { isDevicePlugId } from './plug-id.js';
 import { parseProperties, readProperties, setProperties } from './properties.js';
@@ -250,35 +251,44 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
       const caller = await mustCall(request);
       const urlChannel = request.params['*'];
       const records = asBadRequest(() => parseRecords(bodyOf(request), Date.now(), true));
-      // Group by (target, channel): each group is one ingest (one commit with the others of this turn).
+      // Group new records by (target, channel): each group is one ingest (one commit with the others of this turn).
+      // A record with an id modifies that stored record on its own; each record is stored or refused by itself.
       const groups = new Map<string, { target: PlugDevice; channel: string; records: DataRecord[] }>();
+      const modifications: { target: PlugDevice; channel: string; record: DataRecord }[] = [];
       for (const record of records) {
-        if (record.isGivenId) {
-          throw new PlugError(
-            PlugErr.NotImplemented,
-            'records are immutable: "id" (modify a stored record) is not supported',
-          );
-        }
         const channel = record.channel ?? urlChannel;
         const problem = channelProblem(channel, false);
         if (problem !== undefined) throw new PlugError(PlugErr.BadRequest, problem);
         const target = writeTarget(caller, record.of, registry);
+        if (record.isGivenId) {
+          modifications.push({ target, channel, record });
+          continue;
+        }
         const key = `${target.device.id}\0${channel}`;
         const group = groups.get(key) ?? { target, channel, records: [] };
         group.records.push(record);
         groups.set(key, group);
       }
-      await Promise.all(
-        [...groups.values()].map(
-          (group) =>
-            new Promise<void>((resolve, reject) => {
-              ingestRecords(platform, store, options.broker, group.target, group.channel, group.records, 1, (error) => {
-                if (error === undefined) resolve();
-                else reject(error);
-              });
-            }),
+      const committed = (post: (done: (error: Error | undefined) => void) => void) =>
+        new Promise<void>((resolve, reject) => {
+          post((error) => {
+            if (error === undefined) resolve();
+            else reject(error);
+          });
+        });
+      const context = { platform, store, broker: options.broker, logger };
+      await Promise.all([
+        ...[...groups.values()].map((group) =>
+          committed((done) => {
+            ingestRecords(platform, store, options.broker, group.target, group.channel, group.records, 1, done);
+          }),
         ),
-      );
+        ...modifications.map((m) =>
+          committed((done) => {
+            modifyRecord(context, m.target, m.channel, m.record, 1, done);
+          }),
+        ),
+      ]);
       const ids = records.map((r) => r.id);
       return reply.code(200).send(ids.length === 1 ? ids[0] : ids);
     });

@@ -22,8 +22,12 @@ export interface DataRecord {
   /** HTTP only: the channel named in the body, overriding the URL's. */
   channel: string | undefined;
   isPrivate: boolean;
-  /** The publisher named an `id` (CloudPlugs: modify that stored record), which Switchboard does not support. */
+  /** The publisher named an `id`: the record modifies the stored record with that id (modify.ts). */
   isGivenId: boolean;
+  /** `at` was in the record (a modification without it keeps the stored time). */
+  isAtGiven: boolean;
+  /** `ttl` or `expire_at` was in the record (a modification without them keeps the stored expiry). */
+  isExpiryGiven: boolean;
 }
 
 /** A record the dialect refuses; `message` says why, as the CloudPlugs client will see it. */
@@ -63,6 +67,10 @@ export function parseRecord(input: unknown, nowMs: number): DataRecord {
   }
   const isPrivate = record['is_priv'];
   if (isPrivate !== undefined && typeof isPrivate !== 'boolean') throw new RecordError('"is_priv" is a boolean');
+  // Privacy is a mark beside the record, set when it is created; changing it with the record would not be atomic.
+  if (id !== undefined && isPrivate !== undefined) {
+    throw new RecordError('"is_priv" is set when a record is created; a modification ("id") keeps it');
+  }
   return {
     id: id ?? newOid(nowMs),
     data: record['data'] as JsonValue,
@@ -73,6 +81,8 @@ export function parseRecord(input: unknown, nowMs: number): DataRecord {
     channel,
     isPrivate: isPrivate ?? false,
     isGivenId: id !== undefined,
+    isAtGiven: record['at'] !== undefined,
+    isExpiryGiven: record['expire_at'] !== undefined || record['ttl'] !== undefined,
   };
 }
 

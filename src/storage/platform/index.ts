@@ -1,12 +1,14 @@
 /** The platform stores: the `PlatformStore` contract with its SQLite (embedded) and PostgreSQL implementations. */
-export { DuplicateError, UnknownDeviceError } from '../platform-store.js';
+export { DuplicateError, EventModificationError, UnknownDeviceError } from '../platform-store.js';
 export type {
   AggregatePoint,
   Aggregation,
   DataBatch,
   DevicePatch,
   DeviceWithCredentials,
+  EventModification,
   EventQuery,
+  ModificationRefusal,
   ModuleSchema,
   ModuleSql,
   ModuleStatement,
@@ -19,6 +21,7 @@ export type {
   StoredUser,
   TelemetryAggregateQuery,
   TelemetryRangeQuery,
+  WriteOutcome,
 } from '../platform-store.js';
 export { SqlitePlatformStore } from './sqlite-platform-store.js';
 export type { SqlitePlatformStoreOptions } from './sqlite-platform-store.js';

@@ -1,7 +1,9 @@
 /**
  * Device data in the PostgreSQL platform store. A write batch is a handful of statements whatever its size: one
  * multi-row statement per table, the rows passed as arrays and expanded by `unnest` (one round trip and one plan per
- * table instead of one per point). Statements are named, so each connection parses them once.
+ * table instead of one per point). Statements are named, so each connection parses them once. Events are judged per
+ * row by the same statements (ON CONFLICT DO NOTHING, UPDATE … RETURNING), so a taken id or a modification that does
+ * not apply leaves the rest of the batch stored without a savepoint per item.
  */
 import type pg from 'pg';
 import type { Attribute, AttributeScope, DataValue, DeviceEvent, TelemetryPoint } from '../../platform/model.js';
@@ -9,10 +11,13 @@ import {
   UnknownDeviceError,
   type AggregatePoint,
   type DataBatch,
+  type EventModification,
   type EventQuery,
   type TelemetryAggregateQuery,
   type TelemetryRangeQuery,
+  type WriteOutcome,
 } from '../platform-store.js';
+import { modificationPoint, refusalOf } from './event-modifications.js';
 import { eventSelect, toEvent, type EventRow } from './platform-rows.js';
 import { aggregateSql, checkAggregateQuery, newestPerSeries } from './telemetry-sql.js';
 import { decodeValue, encodeValue, type ValueColumns } from './value-codec.js';
@@ -64,11 +69,29 @@ const deleteAttributes = {
   text: `DELETE FROM attributes a USING unnest($1::integer[], $2::text[], $3::text[]) AS d (device_seq, scope, key)
     WHERE a.device_seq = d.device_seq AND a.scope = d.scope AND a.key = d.key`,
 };
+// A taken id is skipped, not an error that aborts the transaction; RETURNING tells which rows went in.
 const insertEvents = {
   name: 'sb_insert_events',
   text: `INSERT INTO events (id, org_id, device_seq, stream, at, at_text, data, expires_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::text[],
-      $8::bigint[])`,
+      $8::bigint[])
+    ON CONFLICT (id) DO NOTHING RETURNING id`,
+};
+// Only the same device's event in the same organization matches; seq (arrival order) is kept.
+const modifyEvents = {
+  name: 'sb_modify_events',
+  text: `UPDATE events e SET stream = u.stream, data = u.data,
+      at = CASE WHEN u.is_at THEN u.at ELSE e.at END, at_text = CASE WHEN u.is_at THEN u.at_text ELSE e.at_text END,
+      expires_at = CASE WHEN u.is_expiry THEN u.expires_at ELSE e.expires_at END
+    FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[],
+      $8::text[], $9::boolean[], $10::bigint[])
+      AS u (id, device_seq, org_id, stream, data, is_at, at, at_text, is_expiry, expires_at)
+    WHERE e.id = u.id AND e.device_seq = u.device_seq AND e.org_id = u.org_id
+    RETURNING e.id, e.at, e.at_text, e.expires_at`,
+};
+const eventOwners = {
+  name: 'sb_event_owners',
+  text: 'SELECT id, org_id FROM events WHERE id = ANY($1::text[])',
 };
 // FOR KEY SHARE: a device cannot be deleted until this batch commits, so no row is written for a device whose data
 // was already deleted (the delete runs after the device row is gone; see PostgresPlatformStore.deleteDevice).
@@ -143,13 +166,30 @@ export class PostgresDeviceData {
   async prepareKeys(pool: Queryable, batch: DataBatch): Promise<void> {
     const keys = new Set<string>();
     for (const { points } of batch.telemetry) for (let i = 0; i < points.length; i++) keys.add(points[i]!.key);
+    for (const modification of batch.eventModifications ?? []) {
+      if (modification.telemetryKey !== undefined) keys.add(modification.telemetryKey);
+    }
     await this.keyIds(pool, keys, true);
   }
 
   /** Applies the batch on `client`, inside the caller's transaction, after `prepareKeys`. */
-  async write(client: Queryable, batch: DataBatch): Promise<void> {
+  async write(client: Queryable, batch: DataBatch): Promise<WriteOutcome> {
     const devices = await this.#lockDevices(client, batch);
-    if (batch.telemetry.length > 0) await this.#writeTelemetry(client, batch, devices);
+    const outcome: WriteOutcome = { duplicateEvents: [], modifications: [] };
+    if (batch.events.length > 0) await this.#insertEvents(client, batch.events, devices, outcome.duplicateEvents);
+    const modifications = batch.eventModifications ?? [];
+    let telemetry = batch.telemetry;
+    if (modifications.length > 0) {
+      outcome.modifications = await this.#modifyEvents(client, modifications, devices);
+      // The telemetry copies of the modifications that applied, after the batch's own points at the same ts.
+      const copies: DataBatch['telemetry'] = [];
+      for (let i = 0; i < modifications.length; i++) {
+        const point = modificationPoint(modifications[i]!, outcome.modifications[i]!);
+        if (point !== undefined) copies.push({ deviceId: modifications[i]!.deviceId, points: [point] });
+      }
+      if (copies.length > 0) telemetry = [...telemetry, ...copies];
+    }
+    if (telemetry.length > 0) await this.#writeTelemetry(client, telemetry, devices);
     if (batch.attributes.length > 0) {
       // One row per (device, scope, key): a multi-row upsert may not touch a row twice; the later set wins.
       const rows = new Map<string, number>();
@@ -185,23 +225,126 @@ export class PostgresDeviceData {
       }
       await client.query({ ...deleteAttributes, values: [seqs, scopes, keys] });
     }
-    if (batch.events.length > 0) {
-      const events = batch.events;
-      const device = (i: number) => devices.get(events[i]!.deviceId)!;
-      await client.query({
-        ...insertEvents,
+    return outcome;
+  }
+
+  /**
+   * Inserts the events; appends to `duplicates` the indexes of those whose id was taken. A repeat within the batch is
+   * left out before the statement, so RETURNING's ids name the rows that went in unambiguously.
+   */
+  async #insertEvents(
+    client: Queryable,
+    events: readonly DeviceEvent[],
+    devices: Map<string, { seq: number; org_id: string }>,
+    duplicates: number[],
+  ): Promise<void> {
+    const seen = new Set<string>();
+    const sent: DeviceEvent[] = [];
+    const sentIndexes: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (seen.has(event.id)) {
+        duplicates.push(i);
+        continue;
+      }
+      seen.add(event.id);
+      sent.push(event);
+      sentIndexes.push(i);
+    }
+    const device = (e: DeviceEvent) => devices.get(e.deviceId)!;
+    const { rows } = await client.query<{ id: string }>({
+      ...insertEvents,
+      values: [
+        sent.map((e) => e.id),
+        sent.map((e) => device(e).org_id),
+        sent.map((e) => device(e).seq),
+        sent.map((e) => e.stream),
+        sent.map((e) => e.at),
+        sent.map((e) => e.atText),
+        sent.map((e) => JSON.stringify(e.data)),
+        sent.map((e) => e.expiresAt),
+      ],
+    });
+    if (rows.length === sent.length) return; // only repeats within the batch, already in order
+    const inserted = new Set(rows.map((row) => row.id));
+    for (let j = 0; j < sent.length; j++) if (!inserted.has(sent[j]!.id)) duplicates.push(sentIndexes[j]!);
+    duplicates.sort((a, b) => a - b);
+  }
+
+  /**
+   * Applies the modifications in order. One UPDATE … FROM changes a row at most once, so the k-th modification of
+   * each id goes in the k-th statement (nearly always there is one).
+   */
+  async #modifyEvents(
+    client: Queryable,
+    modifications: readonly EventModification[],
+    devices: Map<string, { seq: number; org_id: string }>,
+  ): Promise<WriteOutcome['modifications']> {
+    const results: WriteOutcome['modifications'] = new Array<WriteOutcome['modifications'][number]>(
+      modifications.length,
+    );
+    const rounds: number[][] = [];
+    const seen = new Map<string, number>();
+    for (let i = 0; i < modifications.length; i++) {
+      const id = modifications[i]!.id;
+      const round = seen.get(id) ?? 0;
+      seen.set(id, round + 1);
+      (rounds[round] ??= []).push(i);
+    }
+    for (const round of rounds) {
+      const mods = round.map((i) => modifications[i]!);
+      const device = (m: EventModification) => devices.get(m.deviceId)!;
+      const { rows } = await client.query<{
+        id: string;
+        at: number;
+        at_text: string | null;
+        expires_at: number | null;
+      }>({
+        ...modifyEvents,
         values: [
-          events.map((e) => e.id),
-          events.map((_, i) => device(i).org_id),
-          events.map((_, i) => device(i).seq),
-          events.map((e) => e.stream),
-          events.map((e) => e.at),
-          events.map((e) => e.atText),
-          events.map((e) => JSON.stringify(e.data)),
-          events.map((e) => e.expiresAt),
+          mods.map((m) => m.id),
+          mods.map((m) => device(m).seq),
+          mods.map((m) => device(m).org_id),
+          mods.map((m) => m.stream),
+          mods.map((m) => JSON.stringify(m.data)),
+          mods.map((m) => m.at !== undefined),
+          mods.map((m) => m.at?.ms ?? null),
+          mods.map((m) => m.at?.text ?? null),
+          mods.map((m) => m.expiresAt !== undefined),
+          mods.map((m) => m.expiresAt ?? null),
         ],
       });
+      const applied = new Map(rows.map((row) => [row.id, row]));
+      const missing: string[] = [];
+      for (const i of round) {
+        const m = modifications[i]!;
+        const row = applied.get(m.id);
+        if (row === undefined) {
+          missing.push(m.id);
+          continue;
+        }
+        results[i] = {
+          applied: {
+            id: m.id,
+            orgId: device(m).org_id,
+            deviceId: m.deviceId,
+            stream: m.stream,
+            at: row.at,
+            atText: row.at_text,
+            data: m.data,
+            expiresAt: row.expires_at,
+          },
+        };
+      }
+      if (missing.length === 0) continue;
+      const owners = await client.query<{ id: string; org_id: string }>({ ...eventOwners, values: [missing] });
+      const ownerOf = new Map(owners.rows.map((row) => [row.id, row]));
+      for (const i of round) {
+        const m = modifications[i]!;
+        if (results[i] === undefined) results[i] = { refused: refusalOf(ownerOf.get(m.id), device(m).org_id) };
+      }
     }
+    return results;
   }
 
   /** Every device the batch names, locked; throws UnknownDeviceError (the caller rolls back) when one is missing. */
@@ -211,6 +354,7 @@ export class PostgresDeviceData {
     for (const entry of batch.attributes) ids.add(entry.deviceId);
     for (const entry of batch.attributeDeletes) ids.add(entry.deviceId);
     for (const event of batch.events) ids.add(event.deviceId);
+    for (const modification of batch.eventModifications ?? []) ids.add(modification.deviceId);
     const devices = new Map<string, { seq: number; org_id: string }>();
     if (ids.size === 0) return devices;
     const { rows } = await client.query<{ id: string; seq: number; org_id: string }>({
@@ -225,7 +369,7 @@ export class PostgresDeviceData {
 
   async #writeTelemetry(
     client: Queryable,
-    batch: DataBatch,
+    telemetry: DataBatch['telemetry'],
     devices: Map<string, { seq: number; org_id: string }>,
   ): Promise<void> {
     const seqs: number[] = [];
@@ -236,7 +380,7 @@ export class PostgresDeviceData {
     // multi-row upsert may not touch the same row twice.
     const rows = new Map<number, Map<number, Map<number, number>>>();
     const newest = newestPerSeries<ValueColumns>();
-    for (const { deviceId, points } of batch.telemetry) {
+    for (const { deviceId, points } of telemetry) {
       const seq = devices.get(deviceId)!.seq;
       let byKey = rows.get(seq);
       if (byKey === undefined) rows.set(seq, (byKey = new Map<number, Map<number, number>>()));

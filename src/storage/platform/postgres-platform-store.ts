@@ -32,6 +32,7 @@ import type {
   StoredUser,
   TelemetryAggregateQuery,
   TelemetryRangeQuery,
+  WriteOutcome,
 } from '../platform-store.js';
 import { fromPostgresError } from './duplicates.js';
 import {
@@ -517,9 +518,9 @@ export class PostgresPlatformStore implements PlatformStore {
 
   // ---- device data -------------------------------------------------------------------------------------------
 
-  async write(batch: DataBatch): Promise<void> {
+  async write(batch: DataBatch): Promise<WriteOutcome> {
     await this.#data.prepareKeys(this.#pool, batch);
-    await this.#transaction((client) => this.#data.write(client, batch));
+    return this.#transaction((client) => this.#data.write(client, batch));
   }
   latestTelemetry(deviceId: string, keys?: string[]): Promise<TelemetryPoint[]> {
     return this.#data.latestTelemetry(this.#pool, deviceId, keys);

@@ -1,7 +1,8 @@
 /**
  * Device data in the SQLite platform store: the write batch, telemetry queries and aggregates, attributes, events
  * and retention. Every statement is prepared once; a batch is one transaction of single-row statements, which SQLite
- * runs at several hundred thousand rows per second.
+ * runs at several hundred thousand rows per second. Events are judged per row inside that one transaction (an insert
+ * that changed nothing is a taken id; an update that matched nothing did not apply), so no item needs a savepoint.
  */
 import type Database from 'better-sqlite3';
 import type { Attribute, AttributeScope, DataValue, DeviceEvent, TelemetryPoint } from '../../platform/model.js';
@@ -12,8 +13,10 @@ import {
   type EventQuery,
   type TelemetryAggregateQuery,
   type TelemetryRangeQuery,
+  type WriteOutcome,
 } from '../platform-store.js';
 import { fromSqliteError } from './duplicates.js';
+import { modificationPoint, refusalOf } from './event-modifications.js';
 import { eventSelect, toEvent, type EventRow } from './platform-rows.js';
 import { aggregateSql, checkAggregateQuery, newestPerSeries } from './telemetry-sql.js';
 import { decodeValue, encodeValue, type ValueColumns } from './value-codec.js';
@@ -55,7 +58,12 @@ export class SqliteDeviceData {
   readonly #putAttribute: Statement<[number, AttributeScope, string, ...ValueColumns, number]>;
   readonly #deleteAttribute: Statement<[number, AttributeScope, string]>;
   readonly #insertEvent: Statement<[string, string, number, string, number, string | null, string, number | null]>;
-  readonly #applyBatch: (batch: DataBatch) => void;
+  readonly #modifyEvent: Statement<
+    [Record<string, string | number | null>],
+    { at: number; at_text: string | null; expires_at: number | null }
+  >;
+  readonly #eventOwner: Statement<[string], { org_id: string; device_seq: number }>;
+  readonly #applyBatch: (batch: DataBatch) => WriteOutcome;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -77,12 +85,21 @@ export class SqliteDeviceData {
        ON CONFLICT (device_seq, scope, key) DO UPDATE SET ${valueUpdate}, last_update_ts = excluded.last_update_ts`,
     );
     this.#deleteAttribute = db.prepare('DELETE FROM attributes WHERE device_seq = ? AND scope = ? AND key = ?');
+    // A taken id changes nothing (changes = 0) instead of failing the whole batch's transaction.
     this.#insertEvent = db.prepare(
-      'INSERT INTO events (id, org_id, device_seq, stream, at, at_text, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO events (id, org_id, device_seq, stream, at, at_text, data, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
     );
-    this.#applyBatch = db.transaction((batch: DataBatch) => {
-      this.#apply(batch);
-    });
+    // Only the same device's event in the same organization matches; seq (arrival order) is kept.
+    this.#modifyEvent = db.prepare(
+      `UPDATE events SET stream = @stream, data = @data,
+         at = CASE WHEN @isAt THEN @at ELSE at END, at_text = CASE WHEN @isAt THEN @atText ELSE at_text END,
+         expires_at = CASE WHEN @isExpiry THEN @expiresAt ELSE expires_at END
+       WHERE id = @id AND device_seq = @seq AND org_id = @org
+       RETURNING at, at_text, expires_at`,
+    );
+    this.#eventOwner = db.prepare('SELECT org_id, device_seq FROM events WHERE id = ?');
+    this.#applyBatch = db.transaction((batch: DataBatch) => this.#apply(batch));
   }
 
   /** The device's surrogate key and organization, or undefined. */
@@ -90,21 +107,25 @@ export class SqliteDeviceData {
     return this.#deviceSeq.get(deviceId);
   }
 
-  write(batch: DataBatch): void {
+  write(batch: DataBatch): WriteOutcome {
     // New keys are committed before the batch, in their own statements: the dictionary only grows, so a key whose
     // batch then fails costs one unused row and the cache never holds an id that was rolled back.
     for (const { points } of batch.telemetry) {
       for (let i = 0; i < points.length; i++) this.#keyId(points[i]!.key, true);
     }
+    for (const modification of batch.eventModifications ?? []) {
+      if (modification.telemetryKey !== undefined) this.#keyId(modification.telemetryKey, true);
+    }
     try {
-      this.#applyBatch(batch);
+      return this.#applyBatch(batch);
     } catch (error) {
       throw fromSqliteError(error);
     }
   }
 
-  #apply(batch: DataBatch): void {
+  #apply(batch: DataBatch): WriteOutcome {
     const devices = this.#resolveDevices(batch);
+    const outcome = this.#applyEvents(batch, devices);
     const newest = newestPerSeries<ValueColumns>();
     for (const { deviceId, points } of batch.telemetry) {
       const seq = devices.get(deviceId)!.seq;
@@ -116,6 +137,17 @@ export class SqliteDeviceData {
         newest.offer(seq, keyId, point.ts, columns);
       }
     }
+    // The telemetry copies of the modifications that applied, after the batch's own points at the same ts.
+    const modifications = batch.eventModifications ?? [];
+    for (let i = 0; i < modifications.length; i++) {
+      const point = modificationPoint(modifications[i]!, outcome.modifications[i]!);
+      if (point === undefined) continue;
+      const seq = devices.get(modifications[i]!.deviceId)!.seq;
+      const keyId = this.#keyIds.get(point.key)!;
+      const columns = encodeValue(point.value);
+      this.#putTelemetry.run(seq, keyId, point.ts, ...columns);
+      newest.offer(seq, keyId, point.ts, columns);
+    }
     newest.forEach((seq, keyId, ts, columns) => this.#putLatest.run(seq, keyId, ts, ...columns));
     for (const attribute of batch.attributes) {
       const seq = devices.get(attribute.deviceId)!.seq;
@@ -125,9 +157,17 @@ export class SqliteDeviceData {
       const seq = devices.get(deviceId)!.seq;
       for (const key of keys) this.#deleteAttribute.run(seq, scope, key);
     }
-    for (const event of batch.events) {
+    return outcome;
+  }
+
+  /** Inserts the new events, then applies the modifications in order; reports what was left out. */
+  #applyEvents(batch: DataBatch, devices: Map<string, { seq: number; org_id: string }>): WriteOutcome {
+    const outcome: WriteOutcome = { duplicateEvents: [], modifications: [] };
+    const events = batch.events;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       const device = devices.get(event.deviceId)!;
-      this.#insertEvent.run(
+      const { changes } = this.#insertEvent.run(
         event.id,
         device.org_id,
         device.seq,
@@ -137,7 +177,40 @@ export class SqliteDeviceData {
         JSON.stringify(event.data),
         event.expiresAt,
       );
+      if (changes === 0) outcome.duplicateEvents.push(i);
     }
+    for (const modification of batch.eventModifications ?? []) {
+      const device = devices.get(modification.deviceId)!;
+      const row = this.#modifyEvent.get({
+        id: modification.id,
+        seq: device.seq,
+        org: device.org_id,
+        stream: modification.stream,
+        data: JSON.stringify(modification.data),
+        isAt: modification.at === undefined ? 0 : 1,
+        at: modification.at?.ms ?? null,
+        atText: modification.at?.text ?? null,
+        isExpiry: modification.expiresAt === undefined ? 0 : 1,
+        expiresAt: modification.expiresAt ?? null,
+      });
+      if (row === undefined) {
+        outcome.modifications.push({ refused: refusalOf(this.#eventOwner.get(modification.id), device.org_id) });
+        continue;
+      }
+      outcome.modifications.push({
+        applied: {
+          id: modification.id,
+          orgId: device.org_id,
+          deviceId: modification.deviceId,
+          stream: modification.stream,
+          at: row.at,
+          atText: row.at_text,
+          data: modification.data,
+          expiresAt: row.expires_at,
+        },
+      });
+    }
+    return outcome;
   }
 
   /** Every device the batch names; throws UnknownDeviceError (before anything is written) when one is missing. */
@@ -154,6 +227,7 @@ export class SqliteDeviceData {
     for (const entry of batch.attributes) resolve(entry.deviceId);
     for (const entry of batch.attributeDeletes) resolve(entry.deviceId);
     for (const event of batch.events) resolve(event.deviceId);
+    for (const modification of batch.eventModifications ?? []) resolve(modification.deviceId);
     if (unknown.length > 0) throw new UnknownDeviceError(unknown);
     return devices;
   }

@@ -32,6 +32,7 @@ import type {
   StoredUser,
   TelemetryAggregateQuery,
   TelemetryRangeQuery,
+  WriteOutcome,
 } from '../platform-store.js';
 import { fromSqliteError } from './duplicates.js';
 import {
@@ -567,11 +568,9 @@ export class SqlitePlatformStore implements PlatformStore {
 
   // ---- device data -------------------------------------------------------------------------------------------
 
-  write(batch: DataBatch): Promise<void> {
+  write(batch: DataBatch): Promise<WriteOutcome> {
     if (this.#writer?.isAlive === true) return this.#writer.write(batch);
-    return settle(() => {
-      this.#data.write(batch);
-    });
+    return settle(() => this.#data.write(batch));
   }
   latestTelemetry(deviceId: string, keys?: string[]): Promise<TelemetryPoint[]> {
     return settle(() => this.#data.latestTelemetry(deviceId, keys));

@@ -1,12 +1,12 @@
 /**
  * The worker thread behind `SqliteWriterThread`: its own connection to the platform database, applying device-data
  * batches exactly as the store would on its own connection (`SqliteDeviceData.write`: one transaction per batch).
- * Replies `{ id }` once the transaction committed, or `{ id, error }` describing the failure so the main thread can
- * rebuild the contract's error types.
+ * Replies `{ id, outcome }` once the transaction committed (the outcome is plain data, cloned as is), or
+ * `{ id, error }` describing the failure so the main thread can rebuild the contract's error types.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DuplicateError, UnknownDeviceError, type DataBatch } from '../platform-store.js';
+import { DuplicateError, UnknownDeviceError, type DataBatch, type WriteOutcome } from '../platform-store.js';
 import { SqliteDeviceData } from './sqlite-device-data.js';
 
 export interface WriterWorkerData {
@@ -26,10 +26,7 @@ export type WriteFailure =
   | { kind: 'unknown-device'; deviceIds: string[] }
   | { kind: 'other'; message: string };
 
-export interface WriteReply {
-  id: number;
-  error?: WriteFailure;
-}
+export type WriteReply = { id: number; outcome: WriteOutcome } | { id: number; error: WriteFailure };
 
 const options = workerData as WriterWorkerData;
 const db = new Database(options.filePath, { fileMustExist: true, timeout: options.busyTimeoutMs });
@@ -53,8 +50,7 @@ parentPort?.on('message', (message: WriteRequest | 'stop') => {
   }
   let reply: WriteReply;
   try {
-    data.write(message.batch);
-    reply = { id: message.id };
+    reply = { id: message.id, outcome: data.write(message.batch) };
   } catch (error) {
     reply = { id: message.id, error: describe(error) };
   }

@@ -10,11 +10,11 @@
  * pending write fails and later ones run on the main connection, so data is never silently lost.
  */
 import { Worker } from 'node:worker_threads';
-import { DuplicateError, UnknownDeviceError, type DataBatch } from '../platform-store.js';
+import { DuplicateError, UnknownDeviceError, type DataBatch, type WriteOutcome } from '../platform-store.js';
 import type { WriteFailure, WriteReply, WriterWorkerData } from './sqlite-writer-worker.js';
 
 interface Pending {
-  resolve: () => void;
+  resolve: (outcome: WriteOutcome) => void;
   reject: (error: Error) => void;
 }
 
@@ -33,7 +33,7 @@ export class SqliteWriterThread {
       if (pending === undefined) return;
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) this.#worker.unref();
-      if (reply.error === undefined) pending.resolve();
+      if ('outcome' in reply) pending.resolve(reply.outcome);
       else pending.reject(toError(reply.error));
     });
     this.#worker.on('error', () => {
@@ -55,8 +55,8 @@ export class SqliteWriterThread {
     return this.#isAlive;
   }
 
-  /** Applies the batch in one transaction on the writer thread; resolves once it is committed. */
-  write(batch: DataBatch): Promise<void> {
+  /** Applies the batch in one transaction on the writer thread; resolves to its outcome once it is committed. */
+  write(batch: DataBatch): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject });
