@@ -40,7 +40,9 @@ export function ingestRecords(
       expiresAt: r.expiresAt,
     }));
     // A private record has no telemetry copy: a channel's telemetry is read by every reader of the device (property
-    // links, `GET /iot/channel`, the latest value in the feed), which is exactly who must not see it.
+    // links, `GET /iot/channel`, the latest value in the feed), which is exactly who must not see it. The copy does
+    // not follow the record's `ttl`: a point is only (device, key, ts), so it cannot be told from another writer's
+    // (docs/cloudplugs.md, "Not done / known limits").
     const points: TelemetryPoint[] = [];
     for (const r of records) {
       if (r.data !== null && !r.isPrivate) points.push({ key: channel, ts: r.at, value: r.data });
