@@ -198,11 +198,17 @@ export class Broker implements SessionHost {
   /**
    * Publishes a message from the platform (not from a client), e.g. a server-side RPC or a feed update. With
    * `persistRetained: false` a retained message is kept in memory only (it replaces, and deletes from the store, a
-   * stored one of the same topic): for state the caller republishes at every start.
+   * stored one of the same topic): for state the caller republishes at every start. With `guardedOnly: true` only
+   * subscriptions granted with a delivery guard receive it, as `canDeliver` decides (not retained: a stored retained
+   * message would lose the mark).
    */
-  publish(message: InboundMessage, options?: { persistRetained?: boolean }): void {
+  publish(message: InboundMessage, options?: { persistRetained?: boolean; guardedOnly?: boolean }): void {
+    if (options?.guardedOnly === true && message.isRetained) {
+      throw new RangeError('a guarded-only message cannot be retained');
+    }
     const built = this.#buildMessage(message, '', true);
     if (options?.persistRetained === false) built.isRetainedInMemoryOnly = true;
+    if (options?.guardedOnly === true) built.isGuardedOnly = true;
     this.#routeAndRetain(built, undefined);
   }
 
@@ -624,6 +630,7 @@ export class Broker implements SessionHost {
       isPayloadOwned: false,
       qos0Heads: undefined,
       isRetainedInMemoryOnly: false,
+      isGuardedOnly: false,
       onAcknowledged: undefined,
     };
   }
@@ -692,7 +699,8 @@ export class Broker implements SessionHost {
         // [MQTT-3.8.3-3] No Local: not back to the publisher.
         if (subscription.noLocal && subscription.session === publisher) continue;
       }
-      if (subscription.guard !== undefined && !this.#isDeliverable(subscription.guard, message)) continue;
+      if (subscription.guard === undefined ? message.isGuardedOnly : !this.#isDeliverable(subscription.guard, message))
+        continue;
       const session = subscription.session;
       if (session.routeStamp !== stamp) {
         session.routeStamp = stamp;
@@ -951,6 +959,7 @@ function messageFromStored(stored: StoredMessage): Message {
     isPayloadOwned: true,
     qos0Heads: undefined,
     isRetainedInMemoryOnly: false,
+    isGuardedOnly: false,
     onAcknowledged: undefined,
   };
 }

@@ -36,6 +36,12 @@ export interface Message {
    * republishes at every start, such as the PlaceOS feed, so writing it to the store would only cost.
    */
   isRetainedInMemoryOnly: boolean;
+  /**
+   * Delivered only through guarded subscriptions, each guard deciding (`Broker.publish` with `guardedOnly`): a
+   * message whose audience a dialect decides per subscriber (a CloudPlugs private record), which a plain subscription
+   * matching the topic (an anonymous `#`) must not receive. Never retained, so it matters only while routing.
+   */
+  isGuardedOnly: boolean;
 }
 
 /** One message on its way to one session: queued, or sent and awaiting acknowledgement. */

@@ -100,6 +100,11 @@ export interface GuardedMessage {
   readonly topicName: string;
   /** The publishing client's id; '' for messages the server published itself (`Broker.publish`). */
   readonly publisherClientId: string;
+  /**
+   * The payload, shared by every subscriber (one Buffer per message): a guard whose answer depends on the message,
+   * not only on its topic (a CloudPlugs private record), reads it; never changed by a guard.
+   */
+  readonly payload: Buffer;
 }
 
 /** Hooks for the platform; every hook is optional and the default allows. */

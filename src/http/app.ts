@@ -15,6 +15,7 @@ import { authRoutes } from './routes/auth.js';
 import type { CloudplugsManagement } from '../dialects/cloudplugs/index.js';
 import type { RouteContext } from './routes/context.js';
 import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { profileRoutes } from './routes/profiles.js';
@@ -98,6 +99,7 @@ export async function createHttpApp(deps: HttpAppDeps): Promise<FastifyInstance>
   profileRoutes(app, context);
   deviceRoutes(app, context);
   telemetryRoutes(app, context);
+  eventRoutes(app, context);
   rpcRoutes(app, context);
   userRoutes(app, context);
   streamRoutes(app, context);

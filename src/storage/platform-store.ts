@@ -155,8 +155,15 @@ export interface AggregatePoint {
   value: number;
 }
 
+/**
+ * Events of some devices, of one organization, or of those devices within the organization. At least one of
+ * `deviceIds` and `orgId` is given (a store throws RangeError otherwise): no query reads every tenant's events.
+ */
 export interface EventQuery {
-  deviceIds: string[];
+  /** The devices whose events are read; undefined = every device of `orgId`. */
+  deviceIds?: readonly string[] | undefined;
+  /** Only events of this organization (its devices' events carry its id, kept when a device moves). */
+  orgId?: string | undefined;
   stream?: string | undefined;
   /** Inclusive. */
   since?: number | undefined;

@@ -61,6 +61,51 @@ describe('delivery guards', () => {
     });
   }
 
+  test('a guarded-only message from the platform reaches guarded subscribers its guard allows, never an unguarded one', async () => {
+    const payloads: Buffer[] = [];
+    const harness = await startHookedBroker({
+      ...guardHooks,
+      canDeliver: (guard, message) => {
+        payloads.push(message.payload);
+        return message.topicName.startsWith(`t/${guard}/`);
+      },
+    });
+    after(() => harness.close());
+    const url = `mqtt://127.0.0.1:${String(harness.port)}`;
+    const guarded = resources.add(await connectClient(url, { clientId: 'tenant-a-only' }));
+    const open = resources.add(await connectClient(url, { clientId: 'other-only' }));
+    await guarded.client.subscribeAsync('t/#', { qos: 1 });
+    await open.client.subscribeAsync('t/#', { qos: 1 });
+    const publish = (topicName: string, text: string, guardedOnly: boolean): void => {
+      harness.broker.publish(
+        { topicName, payload: Buffer.from(text), qos: 1, isRetained: false, properties: undefined },
+        { guardedOnly },
+      );
+    };
+    publish('t/a/secret', 'secret', true);
+    publish('t/b/secret', 'other', true);
+    publish('t/a/open', 'open', false);
+    await open.waitForMessages(1);
+    await guarded.waitForMessages(2);
+    assert.deepEqual(
+      guarded.messages.map((m) => m.payload),
+      ['secret', 'open'],
+    );
+    // In order: the open message came last, so the two guarded-only ones were withheld, not late.
+    assert.deepEqual(
+      open.messages.map((m) => m.payload),
+      ['open'],
+    );
+    // The guard sees the payload it judges.
+    assert.equal(payloads[0]?.toString(), 'secret');
+    assert.throws(() => {
+      harness.broker.publish(
+        { topicName: 't/a/r', payload: Buffer.from('r'), qos: 1, isRetained: true, properties: undefined },
+        { guardedOnly: true },
+      );
+    }, RangeError);
+  });
+
   test('retained messages a guard refuses are not sent on subscribe', async () => {
     const harness = await startHookedBroker(guardHooks);
     after(() => harness.close());

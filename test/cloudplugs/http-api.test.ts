@@ -201,7 +201,7 @@ describe('CloudPlugs HTTP API', () => {
     assert.equal((await server.iot('DELETE', '/iot/data/meter/a', { id: { no: 1 } }, as(thing))).status, 400);
   });
 
-  it('a private record (is_priv) is read back only by its device and accounts, and not delivered live', async () => {
+  it('a private record (is_priv) is read back only by its device and accounts, and not delivered to a peer', async () => {
     const owner = await server.createThing(accountTemplate, 'PRIV-OWNER', account.token);
     const peer = await server.createThing(accountTemplate, 'PRIV-PEER', account.token);
     const subscriber = resources.add(await server.connectThing(peer));

@@ -73,7 +73,7 @@ describe('placeos/ for users', () => {
     assert.ok(typeof grant === 'object');
     assert.equal(grant.qos, 1);
     const deliver = (topicName: string): boolean =>
-      dialect.canDeliver!(grant.guard, { topicName, publisherClientId: '' });
+      dialect.canDeliver!(grant.guard, { topicName, publisherClientId: '', payload: Buffer.alloc(0) });
     assert.equal(deliver('placeos/org-a/state/_/_/_/s/d/m/1/k'), true);
     assert.equal(deliver('placeos/org-ab/state/_/_/_/s/d/m/1/k'), false);
     assert.equal(deliver('placeos/org-b/metadata/x'), false);

@@ -272,6 +272,32 @@ export function registerDeviceDataTests(withStore: WithStore): void {
       assert.deepEqual(await ids({ deviceIds: [] }), []);
     }));
 
+  test('events are queried across an organization, never beyond it, and a query naming no scope is refused', () =>
+    withStore(async (store) => {
+      await seedOrganization(store, 'org', ['d1', 'd2']);
+      await seedOrganization(store, 'other', ['o1']);
+      await store.write(
+        emptyBatch({
+          events: [
+            event('e1', 'org', 'd1', { at: 10 }),
+            event('x1', 'other', 'o1', { at: 15 }),
+            event('e2', 'org', 'd2', { at: 20, stream: 'alarms' }),
+            event('e3', 'org', 'd1', { at: 30 }),
+          ],
+        }),
+      );
+      const ids = async (query: Partial<Parameters<PlatformStore['queryEvents']>[0]>) =>
+        (await store.queryEvents({ orgId: 'org', limit: 100, order: 'ASC', ...query })).map((e) => e.id);
+      assert.deepEqual(await ids({}), ['e1', 'e2', 'e3']);
+      assert.deepEqual(await ids({ order: 'DESC', limit: 2 }), ['e3', 'e2']);
+      assert.deepEqual(await ids({ stream: 'alarms' }), ['e2']);
+      assert.deepEqual(await ids({ since: 15, until: 30 }), ['e2']);
+      assert.deepEqual(await ids({ orgId: 'other' }), ['x1']);
+      // Devices and organization together: another organization's device names nothing.
+      assert.deepEqual(await ids({ deviceIds: ['d2', 'o1'] }), ['e2']);
+      await assert.rejects(store.queryEvents({ limit: 1, order: 'ASC' }), RangeError);
+    }));
+
   test('events are deleted by id; unknown ids count nothing, and an id stored again is accepted after', () =>
     withStore(async (store) => {
       await seedOrganization(store, 'org', ['d1', 'd2']);

@@ -1,25 +1,30 @@
 /**
  * Data records in and out. In: each record becomes a platform event (stream = channel, the record's OID as id, `at`,
- * `expiresAt` from `expire_at` or `ttl`) and, unless its data is null, a telemetry point keyed by the channel, in one
- * group commit; once committed the record is published as the server on `<plug-id>/data/<channel>` as
- * `{"id","data","at"}`, so MQTT and HTTP publishers reach subscribers the same way. Out: stored records read back
- * for `GET /iot/data/<mask>`.
+ * `expiresAt` from `expire_at` or `ttl`) and, unless its data is null or it is private, a telemetry point keyed by
+ * the channel, in one group commit; once committed the record is published as the server on
+ * `<plug-id>/data/<channel>` as `{"id","data","at"}`, so MQTT and HTTP publishers reach subscribers the same way.
+ * Out: stored records read back for `GET /iot/data/<mask>`. Private records follow private-records.ts both ways.
  */
 import type { Broker } from '../../broker/index.js';
 import type { DeviceEvent, TelemetryPoint } from '../../platform/model.js';
 import type { Platform } from '../../platform/platform.js';
 import { oidTimeMs, isOid } from './plug-id.js';
 import type { CloudplugsStore } from './module-store.js';
+import { maySeePrivate, privatePayload, type RecordReader } from './private-records.js';
 import { deliveredPayload, parseTimestamp, type DataRecord } from './records.js';
 import type { PlugDevice } from './registry.js';
 import { dataTopic, matchesMask } from './topics.js';
 
-/** Commits `records` of `target` on `channel`, then delivers the public ones live; `done` after both. */
+/**
+ * Commits `records` of `target` on `channel`, then delivers them live; `done` after both. `publisher` is the device
+ * that published them (undefined: an account or user), which may read the private ones too.
+ */
 export function ingestRecords(
   platform: Platform,
   store: CloudplugsStore,
   broker: () => Broker | undefined,
   target: PlugDevice,
+  publisher: PlugDevice | undefined,
   channel: string,
   records: readonly DataRecord[],
   deliveryQos: 0 | 1,
@@ -34,15 +39,21 @@ export function ingestRecords(
       data: r.data,
       expiresAt: r.expiresAt,
     }));
+    // A private record has no telemetry copy: a channel's telemetry is read by every reader of the device (property
+    // links, `GET /iot/channel`, the latest value in the feed), which is exactly who must not see it. The copy does
+    // not follow the record's `ttl`: a point is only (device, key, ts), so it cannot be told from another writer's
+    // (docs/cloudplugs.md, "Not done / known limits").
     const points: TelemetryPoint[] = [];
-    for (const r of records) if (r.data !== null) points.push({ key: channel, ts: r.at, value: r.data });
+    for (const r of records) {
+      if (r.data !== null && !r.isPrivate) points.push({ key: channel, ts: r.at, value: r.data });
+    }
     // Both posts land in the same batch (the writer commits once per event-loop turn): one commit, two callbacks.
     let pending = points.length === 0 ? 1 : 2;
     let failure: Error | undefined;
     const settle = (error: Error | undefined): void => {
       failure ??= error;
       if (--pending > 0) return;
-      if (failure === undefined) deliver(broker(), target.row.plugId, channel, records, deliveryQos);
+      if (failure === undefined) deliver(broker(), target, publisher, channel, records, deliveryQos);
       done(failure);
     };
     platform.postEvents(target.device, events, settle);
@@ -55,25 +66,40 @@ export function ingestRecords(
   }
   // The private mark is written first, so a private record is never readable unmarked.
   store
-    .markPrivate(privateRecords.map((r) => ({ eventId: r.id, deviceId: target.device.id })))
+    .markPrivate(
+      privateRecords.map((r) => ({
+        eventId: r.id,
+        deviceId: target.device.id,
+        publisherDeviceId: publisher?.device.id ?? null,
+      })),
+    )
     .then(post, (error: unknown) => {
       done(error instanceof Error ? error : new Error(String(error)));
     });
 }
 
-/** Private records are not delivered live: the broker's delivery guard sees only the topic, not the record. */
+/**
+ * Publishes each record on its data topic. A private one goes to guarded subscriptions only (an anonymous `#` must
+ * not get it), with a payload the dialect's guard recognises and knows the owners of (private-records.ts).
+ */
 function deliver(
   broker: Broker | undefined,
-  plugId: string,
+  target: PlugDevice,
+  publisher: PlugDevice | undefined,
   channel: string,
   records: readonly DataRecord[],
   qos: 0 | 1,
 ): void {
   if (broker === undefined) return;
-  const topicName = dataTopic(plugId, channel);
+  const topicName = dataTopic(target.row.plugId, channel);
+  const owners = { ownerDeviceId: target.device.id, publisherDeviceId: publisher?.device.id ?? null };
   for (const record of records) {
-    if (record.isPrivate) continue;
-    broker.publish({ topicName, payload: deliveredPayload(record), qos, isRetained: false, properties: undefined });
+    if (!record.isPrivate) {
+      broker.publish({ topicName, payload: deliveredPayload(record), qos, isRetained: false, properties: undefined });
+      continue;
+    }
+    const payload = privatePayload(record, owners);
+    broker.publish({ topicName, payload, qos, isRetained: false, properties: undefined }, { guardedOnly: true });
   }
 }
 
@@ -89,8 +115,8 @@ export interface RecordQuery {
   atMs?: readonly number[] | undefined;
   offset: number;
   limit: number;
-  /** Private records of these devices are included (the reader's own, or all for an account). */
-  privateVisibleFor: (deviceId: string) => boolean;
+  /** Who reads: private records are included only as private-records.ts allows. */
+  reader: RecordReader;
   /** Upper bound on events examined for a wildcard mask. */
   maxScan: number;
 }
@@ -139,7 +165,13 @@ export async function readRecords(
       const privateIds = await store.privateAmong(page.map((e) => e.id));
       for (const event of page) {
         if (!isExact && !matchesMask(query.mask, event.stream)) continue;
-        if (privateIds.has(event.id) && !query.privateVisibleFor(event.deviceId)) continue;
+        const publisherDeviceId = privateIds.get(event.id);
+        if (
+          publisherDeviceId !== undefined &&
+          !maySeePrivate(query.reader, { ownerDeviceId: event.deviceId, publisherDeviceId })
+        ) {
+          continue;
+        }
         found.push(event);
         matchedInRange++;
       }

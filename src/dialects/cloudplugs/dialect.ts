@@ -28,6 +28,7 @@ import {
   type PlugEnrollIdentity,
 } from './identity.js';
 import { parseProperties, parsePropertyNames, readProperties, setProperties } from './properties.js';
+import { maySeePrivate, privateOwnersOf } from './private-records.js';
 import { parseRecords, RecordError, type DataRecord } from './records.js';
 import { canRead, canWrite, isSameDevice, type PlugDevice } from './registry.js';
 import type { CloudplugsService } from './service.js';
@@ -154,7 +155,11 @@ export class CloudplugsMqtt {
     return { qos, guard: GUARD_ORG + actor.orgId };
   }
 
-  /** Judges each record published on `<plug-id>/data/…` for a guarded subscriber (live, retained, offline). */
+  /**
+   * Judges each record published on `<plug-id>/data/…` for a guarded subscriber (live, retained, offline): a device
+   * needs read permission on the record's device and, for a private record, to be its owner or publisher; an account
+   * or user needs the organization (private-records.ts).
+   */
   canDeliver(guard: string, message: GuardedMessage): boolean {
     // Only the server publishes on data topics (device publishes are consumed and republished once stored).
     if (message.publisherClientId !== '') return false;
@@ -162,7 +167,9 @@ export class CloudplugsMqtt {
     if (target === undefined) return false;
     if (guard.startsWith(GUARD_DEVICE)) {
       const reader = this.#service.registry.byDeviceId(guard.slice(GUARD_DEVICE.length));
-      return reader !== undefined && canRead(reader, target);
+      if (reader === undefined || !canRead(reader, target)) return false;
+      const owners = privateOwnersOf(message.payload, target.device.id);
+      return owners === undefined || maySeePrivate({ kind: 'device', deviceId: reader.device.id }, owners);
     }
     return guard.startsWith(GUARD_ORG) && target.device.orgId === guard.slice(GUARD_ORG.length);
   }
@@ -233,7 +240,8 @@ export class CloudplugsMqtt {
       const context = { platform, store, broker: () => this.#broker, logger: this.#logger };
       modifyRecord(context, target, channel, record, qos, settle);
     } else {
-      ingestRecords(platform, store, () => this.#broker, target, channel, records, qos, settle);
+      const publisher = this.#deviceOf(client.identity);
+      ingestRecords(platform, store, () => this.#broker, target, publisher, channel, records, qos, settle);
     }
     return { action: 'consume', ack };
   }

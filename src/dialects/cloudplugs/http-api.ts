@@ -28,6 +28,7 @@ import {
 import type { PlugAccountIdentity } from './identity.js';
 import { modifyRecord } from './modify.js';
 import { parsePermFilter } from './perm.js';
+import { ORGANIZATION_READER, type RecordReader } from './private-records.js';
 import { isDevicePlugId } from './plug-id.js';
 import { parseProperties, readProperties, setProperties } from './properties.js';
 import { parseRecords, type DataRecord } from './records.js';
@@ -51,6 +52,11 @@ export interface CloudplugsHttpOptions {
 
 /** Who is calling: a device or an account. */
 type Caller = { kind: 'device'; entry: PlugDevice } | { kind: 'account'; account: PlugAccountIdentity };
+
+/** Whose private records a caller sees: an account its organization's, a device only its own (private-records.ts). */
+function readerOf(caller: Caller): RecordReader {
+  return caller.kind === 'account' ? ORGANIZATION_READER : { kind: 'device', deviceId: caller.entry.device.id };
+}
 
 /** The `/iot` routes as one encapsulated Fastify plugin (own body parser and error handler). */
 export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPluginAsync {
@@ -277,10 +283,12 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
           });
         });
       const context = { platform, store, broker: options.broker, logger };
+      const publisher = caller.kind === 'device' ? caller.entry : undefined;
       await Promise.all([
         ...[...groups.values()].map((group) =>
           committed((done) => {
-            ingestRecords(platform, store, options.broker, group.target, group.channel, group.records, 1, done);
+            const { target, channel } = group;
+            ingestRecords(platform, store, options.broker, target, publisher, channel, group.records, 1, done);
           }),
         ),
         ...modifications.map((m) =>
@@ -317,7 +325,7 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
           atMs,
           offset: q['offset'] === undefined ? 0 : integerOf(q['offset'], 'offset', 0, 1_000_000),
           limit,
-          privateVisibleFor: (deviceId) => caller.kind === 'account' || caller.entry.device.id === deviceId,
+          reader: readerOf(caller),
           maxScan: options.maxScanRecords,
         });
       },
@@ -367,7 +375,7 @@ export function cloudplugsHttpPlugin(options: CloudplugsHttpOptions): FastifyPlu
                 .map((v) => asBadRequest(() => boundMs(v, 'at'))),
         offset: 0,
         limit: options.maxReadLimit,
-        privateVisibleFor: (deviceId: string) => caller.kind === 'account' || caller.entry.device.id === deviceId,
+        reader: readerOf(caller),
         maxScan: options.maxScanRecords,
       };
       let deleted = 0;

@@ -94,6 +94,9 @@ const SQLITE: readonly string[] = [
      event_id TEXT PRIMARY KEY,
      device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE
    ) STRICT;`,
+  // 2: the publishing device of a private record, which may read it too (private-records.ts); null for an account.
+  `ALTER TABLE cloudplugs_private_records
+     ADD COLUMN publisher_device_id TEXT REFERENCES devices (id) ON DELETE SET NULL;`,
 ];
 
 const POSTGRES: readonly string[] = [
@@ -134,9 +137,11 @@ const POSTGRES: readonly string[] = [
      event_id text PRIMARY KEY,
      device_id text NOT NULL REFERENCES devices (id) ON DELETE CASCADE
    );`,
+  `ALTER TABLE cloudplugs_private_records
+     ADD COLUMN publisher_device_id text REFERENCES devices (id) ON DELETE SET NULL;`,
 ];
 
-/** The dialect's migrations (one so far), for `platform.store.openModule`. */
+/** The dialect's migrations (appended, never edited), for `platform.store.openModule`. */
 export const CLOUDPLUGS_SCHEMA: ModuleSchema = { module: 'cloudplugs', sqlite: SQLITE, postgres: POSTGRES };
 
 interface DeviceSqlRow {
@@ -319,26 +324,29 @@ export class CloudplugsStore {
   }
 
   // ---- private records ---------------------------------------------------------------------------------------
-  async markPrivate(records: readonly { eventId: string; deviceId: string }[]): Promise<void> {
+  async markPrivate(
+    records: readonly { eventId: string; deviceId: string; publisherDeviceId: string | null }[],
+  ): Promise<void> {
     if (records.length === 0) return;
     await this.#sql.batch(
       records.map((record) => ({
-        sql: 'INSERT INTO cloudplugs_private_records (event_id, device_id) VALUES (?, ?)',
-        params: [record.eventId, record.deviceId],
+        sql: 'INSERT INTO cloudplugs_private_records (event_id, device_id, publisher_device_id) VALUES (?, ?, ?)',
+        params: [record.eventId, record.deviceId, record.publisherDeviceId],
       })),
     );
   }
 
-  /** Which of these event ids are private records. */
-  async privateAmong(eventIds: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
+  /** Which of these event ids are private records, each with its publishing device (null: an account published). */
+  async privateAmong(eventIds: readonly string[]): Promise<Map<string, string | null>> {
+    const found = new Map<string, string | null>();
     for (let i = 0; i < eventIds.length; i += 500) {
       const chunk = eventIds.slice(i, i + 500);
-      const rows = await this.#sql.query<{ event_id: string }>(
-        `SELECT event_id FROM cloudplugs_private_records WHERE event_id IN (${chunk.map(() => '?').join(', ')})`,
+      const rows = await this.#sql.query<{ event_id: string; publisher_device_id: string | null }>(
+        `SELECT event_id, publisher_device_id FROM cloudplugs_private_records
+         WHERE event_id IN (${chunk.map(() => '?').join(', ')})`,
         chunk,
       );
-      for (const row of rows) found.add(row.event_id);
+      for (const row of rows) found.set(row.event_id, row.publisher_device_id);
     }
     return found;
   }

@@ -379,6 +379,15 @@ export interface EventRow {
 }
 /** Select list of `EventRow` from `events e` joined with `devices d`. */
 export const eventSelect = 'e.id, e.org_id, d.id AS device_id, e.stream, e.at, e.at_text, e.data, e.expires_at';
+/** An event query must name devices or an organization: a query without either would cross tenants. */
+export function checkEventScope(query: {
+  deviceIds?: readonly string[] | undefined;
+  orgId?: string | undefined;
+}): void {
+  if (query.deviceIds === undefined && query.orgId === undefined) {
+    throw new RangeError('an event query names devices or an organization');
+  }
+}
 export function toEvent(row: EventRow): DeviceEvent {
   return {
     id: row.id,

@@ -18,7 +18,7 @@ import {
   type WriteOutcome,
 } from '../platform-store.js';
 import { modificationPoint, refusalOf } from './event-modifications.js';
-import { eventSelect, toEvent, type EventRow } from './platform-rows.js';
+import { checkEventScope, eventSelect, toEvent, type EventRow } from './platform-rows.js';
 import { aggregateSql, checkAggregateQuery, newestPerSeries } from './telemetry-sql.js';
 import { decodeValue, encodeValue, type ValueColumns } from './value-codec.js';
 
@@ -504,19 +504,25 @@ export class PostgresDeviceData {
   }
 
   async queryEvents(db: Queryable, query: EventQuery): Promise<DeviceEvent[]> {
+    checkEventScope(query);
     const order = query.order === 'DESC' ? 'DESC' : 'ASC';
+    const params: unknown[] = [
+      query.stream ?? null,
+      query.since ?? Number.MIN_SAFE_INTEGER,
+      query.until ?? Number.MAX_SAFE_INTEGER,
+      query.limit,
+      query.offset ?? 0,
+    ];
+    // Only the scopes given become conditions (and parameters), so the planner sees which index fits: the
+    // device's (events_device_at) or the organization's (events_org_at).
+    const scope: string[] = [];
+    if (query.deviceIds !== undefined) scope.push(`d.id = ANY($${String(params.push(query.deviceIds))}::text[])`);
+    if (query.orgId !== undefined) scope.push(`e.org_id = $${String(params.push(query.orgId))}`);
     const { rows } = await db.query<EventRow>(
       `SELECT ${eventSelect} FROM devices d JOIN events e ON e.device_seq = d.seq
-       WHERE d.id = ANY($1::text[]) AND ($2::text IS NULL OR e.stream = $2) AND e.at >= $3 AND e.at < $4
-       ORDER BY e.at ${order}, e.seq ${order} LIMIT $5 OFFSET $6`,
-      [
-        query.deviceIds,
-        query.stream ?? null,
-        query.since ?? Number.MIN_SAFE_INTEGER,
-        query.until ?? Number.MAX_SAFE_INTEGER,
-        query.limit,
-        query.offset ?? 0,
-      ],
+       WHERE ${scope.join(' AND ')} AND ($1::text IS NULL OR e.stream = $1) AND e.at >= $2 AND e.at < $3
+       ORDER BY e.at ${order}, e.seq ${order} LIMIT $4 OFFSET $5`,
+      params,
     );
     return rows.map(toEvent);
   }

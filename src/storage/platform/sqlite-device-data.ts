@@ -17,7 +17,7 @@ import {
 } from '../platform-store.js';
 import { fromSqliteError } from './duplicates.js';
 import { modificationPoint, refusalOf } from './event-modifications.js';
-import { eventSelect, toEvent, type EventRow } from './platform-rows.js';
+import { checkEventScope, eventSelect, toEvent, type EventRow } from './platform-rows.js';
 import { aggregateSql, checkAggregateQuery, newestPerSeries } from './telemetry-sql.js';
 import { decodeValue, encodeValue, type ValueColumns } from './value-codec.js';
 
@@ -326,16 +326,24 @@ export class SqliteDeviceData {
   }
 
   queryEvents(query: EventQuery): DeviceEvent[] {
+    checkEventScope(query);
     const order = query.order === 'DESC' ? 'DESC' : 'ASC';
+    // Only the scopes given become conditions, so the planner picks events_device_at or events_org_at; an
+    // `@x IS NULL OR …` form would hide both indexes from it.
+    const scope = [
+      ...(query.deviceIds === undefined ? [] : ['d.id IN (SELECT value FROM json_each(@ids))']),
+      ...(query.orgId === undefined ? [] : ['e.org_id = @org']),
+    ].join(' AND ');
     const rows = this.#db
       .prepare<[Record<string, string | number | null>], EventRow>(
         `SELECT ${eventSelect} FROM devices d JOIN events e ON e.device_seq = d.seq
-         WHERE d.id IN (SELECT value FROM json_each(@ids)) AND (@stream IS NULL OR e.stream = @stream)
+         WHERE ${scope} AND (@stream IS NULL OR e.stream = @stream)
            AND e.at >= @since AND e.at < @until
          ORDER BY e.at ${order}, e.seq ${order} LIMIT @limit OFFSET @offset`,
       )
       .all({
-        ids: JSON.stringify(query.deviceIds),
+        ids: JSON.stringify(query.deviceIds ?? []),
+        org: query.orgId ?? null,
         stream: query.stream ?? null,
         since: query.since ?? Number.MIN_SAFE_INTEGER,
         until: query.until ?? Number.MAX_SAFE_INTEGER,
