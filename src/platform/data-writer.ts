@@ -8,12 +8,15 @@
  * The store judges events and event modifications one by one (`WriteOutcome`): a post whose event id was taken or
  * whose modification did not apply gets that error, every other post of the batch is committed as usual. Which post
  * an item belongs to is kept as end offsets into the batch's lists (no object per post), and the bus hears of the
- * events the store actually wrote, so their changes are made here from the outcome rather than by the poster.
+ * events the store actually wrote, so their changes are made here from the outcome rather than by the poster. A
+ * device deleted while its data waited fails the store's write as a whole; only its own posts are refused then, and
+ * the others are posted again ahead of what arrived meanwhile.
  */
 import type { Logger } from 'pino';
 import {
   DuplicateError,
   EventModificationError,
+  UnknownDeviceError,
   type DataBatch,
   type PlatformStore,
   type WriteOutcome,
@@ -50,16 +53,32 @@ function emptyBatch(): DataBatch {
   return { telemetry: [], attributes: [], attributeDeletes: [], events: [], eventModifications: [] };
 }
 
-/** The posts of one batch: callbacks and, per post, where its changes, events and modifications end. */
+/**
+ * The posts of one batch: callbacks and, per post, where its changes, events and modifications end, plus what it added
+ * (`fills`, `items`) so that it can be posted again when another post's device turned out to be gone.
+ */
 interface Posts {
   callbacks: CommitCallback[];
   changeEnds: number[];
   eventEnds: number[];
   modificationEnds: number[];
+  fills: ((batch: DataBatch) => void)[];
+  items: number[];
 }
 
 function noPosts(): Posts {
-  return { callbacks: [], changeEnds: [], eventEnds: [], modificationEnds: [] };
+  return { callbacks: [], changeEnds: [], eventEnds: [], modificationEnds: [], fills: [], items: [] };
+}
+
+/** Whether anything `batch` holds is data of one of `deviceIds`. */
+function namesAnyDevice(batch: DataBatch, deviceIds: ReadonlySet<string>): boolean {
+  return (
+    batch.telemetry.some((t) => deviceIds.has(t.deviceId)) ||
+    batch.attributes.some((a) => deviceIds.has(a.deviceId)) ||
+    batch.attributeDeletes.some((a) => deviceIds.has(a.deviceId)) ||
+    batch.events.some((e) => deviceIds.has(e.deviceId)) ||
+    (batch.eventModifications ?? []).some((m) => deviceIds.has(m.deviceId))
+  );
 }
 
 /** Told about every store write: its duration, the items in it, and whether it committed. */
@@ -114,6 +133,8 @@ export class DataWriter {
     posts.changeEnds.push(this.#changes.length);
     posts.eventEnds.push(batch.events.length);
     posts.modificationEnds.push(batch.eventModifications?.length ?? 0);
+    posts.fills.push(fill);
+    posts.items.push(items);
     this.#schedule();
   }
 
@@ -162,11 +183,54 @@ export class DataWriter {
       (error: unknown) => {
         this.#finish(items, started, false);
         this.#stats.failedCommits++;
+        if (error instanceof UnknownDeviceError && this.#postAgainWithout(error, posts, changes)) return;
         const failure = error instanceof Error ? error : new Error(String(error));
         this.#logger.error({ err: failure, items }, 'device data write failed; its senders get an error');
         for (const callback of callbacks) callback(failure);
       },
     );
+  }
+
+  /**
+   * A device of the batch was deleted while its data waited (the store wrote nothing): its posts get the error, every
+   * other post goes into the next batch as it was posted, so one deletion never refuses other devices' data. False
+   * (nothing posted again) when no post names the devices the store reported, so a wrong report cannot loop.
+   */
+  #postAgainWithout(error: UnknownDeviceError, posts: Posts, changes: StateChange[]): boolean {
+    const gone = new Set(error.deviceIds);
+    const { callbacks, changeEnds, fills, items } = posts;
+    const isGone = fills.map((fill) => {
+      const probe = emptyBatch();
+      fill(probe);
+      return namesAnyDevice(probe, gone);
+    });
+    if (!isGone.includes(true)) return false;
+    this.#logger.info(
+      { deviceIds: error.deviceIds },
+      'devices deleted while their data waited; the rest is posted again',
+    );
+    // The posts that arrived during the failed write go after the ones posted again, so each device keeps its order.
+    const waiting = this.#posts;
+    const waitingChanges = this.#changes;
+    this.#batch = emptyBatch();
+    this.#changes = [];
+    this.#posts = noPosts();
+    for (const count of waiting.items) this.#pendingItems -= count;
+    for (let p = 0; p < callbacks.length; p++) {
+      if (isGone[p]) callbacks[p]!(error);
+      else
+        this.enqueue(
+          items[p]!,
+          fills[p]!,
+          changes.slice(p === 0 ? 0 : changeEnds[p - 1], changeEnds[p]),
+          callbacks[p]!,
+        );
+    }
+    for (let q = 0; q < waiting.callbacks.length; q++) {
+      const ownChanges = waitingChanges.slice(q === 0 ? 0 : waiting.changeEnds[q - 1], waiting.changeEnds[q]);
+      this.enqueue(waiting.items[q]!, waiting.fills[q]!, ownChanges, waiting.callbacks[q]!);
+    }
+    return true;
   }
 
   /** Announces what the store wrote, in post order, then tells each post its own outcome. */

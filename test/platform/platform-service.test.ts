@@ -172,6 +172,58 @@ describe('device data', () => {
     );
   });
 
+  test('a device deleted while its data waits for the group commit refuses only its own posts; other devices’ data is stored, in order', async () => {
+    const other = (await platform.entities.createDevice(device.orgId, { name: 'Thermostat C' })).device;
+    const event = { stream: 'raw', at: 5, atText: null, data: 1, expiresAt: null };
+    const changes: StateChange[] = [];
+    platform.bus.subscribe((change) => changes.push(change));
+    // Posted in one turn (one batch); the SQLite store deletes synchronously, so the device is gone before the write.
+    const posts = [
+      platform.committed((done) => {
+        platform.postTelemetry(other, [{ key: 't', ts: 1, value: 1 }], done);
+      }),
+      platform.committed((done) => {
+        platform.postTelemetry(device, [{ key: 't', ts: 2, value: 2 }], done);
+      }),
+      platform.committed((done) => {
+        platform.postEvents(other, [{ ...event, id: 'kept' }], done);
+      }),
+      platform.committed((done) => {
+        platform.postTelemetry(other, [{ key: 't', ts: 3, value: 3 }], done);
+      }),
+    ];
+    const deleted = platform.store.deleteDevice(device.id);
+    const outcomes = await Promise.allSettled(posts);
+    assert.equal(await deleted, true);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    const refusal = outcomes[1]?.status === 'rejected' ? (outcomes[1].reason as Error) : undefined;
+    assert.equal(refusal?.name, 'UnknownDeviceError');
+    const stored = await platform.store.telemetryRange({
+      deviceId: other.id,
+      keys: ['t'],
+      startTs: 0,
+      endTs: 10,
+      limit: 10,
+      order: 'ASC',
+    });
+    assert.deepEqual(
+      stored.get('t')?.map((p) => p.value),
+      [1, 3],
+    );
+    assert.deepEqual(
+      (await platform.store.queryEvents({ deviceIds: [other.id], limit: 10, order: 'ASC' })).map((e) => e.id),
+      ['kept'],
+    );
+    // The bus hears of what was stored, in the order it was posted; nothing of the deleted device.
+    assert.deepEqual(
+      changes.map((c) => `${c.deviceId === other.id ? 'other' : 'deleted'}:${c.kind}`),
+      ['other:telemetry', 'other:event', 'other:telemetry'],
+    );
+  });
+
   test('a modification of the device’s own event is stored, announced with the same id and answered with it; another device’s is refused', async () => {
     const other = (await platform.entities.createDevice(device.orgId, { name: 'Thermostat B' })).device;
     await platform.committed((done) => {
