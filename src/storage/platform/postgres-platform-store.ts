@@ -104,6 +104,13 @@ function placeholders(count: number, from = 1): string {
   return Array.from({ length: count }, (_, i) => `$${i + from}`).join(', ');
 }
 
+/** A device and its credentials by credentials key (`token:…`, `basic:…`, `x509:…`). */
+const findByCredentials = {
+  name: 'sb_device_by_credentials',
+  text: `SELECT ${deviceSelect}, c.credentials FROM device_credentials c JOIN devices d ON d.seq = c.device_seq
+    WHERE c.credentials_id = $1`,
+};
+
 /** The platform store on PostgreSQL; create with `open`. */
 export class PostgresPlatformStore implements PlatformStore {
   readonly kind = 'postgres';
@@ -433,11 +440,16 @@ export class PostgresPlatformStore implements PlatformStore {
     return this.#findByCredentialsKey(`x509:${hash}`);
   }
   async #findByCredentialsKey(key: string): Promise<DeviceWithCredentials | undefined> {
-    const row = await this.#get<DeviceWithCredentialsRow>(
-      `SELECT ${deviceSelect}, c.credentials FROM device_credentials c JOIN devices d ON d.seq = c.device_seq
-       WHERE c.credentials_id = $1`,
-      key,
-    );
+    let row: DeviceWithCredentialsRow | undefined;
+    try {
+      // Named: every CONNECT with credentials (and every anonymous one) asks this, so each pooled connection parses
+      // and plans it once instead of per login.
+      ({
+        rows: [row],
+      } = await this.#pool.query<DeviceWithCredentialsRow>({ ...findByCredentials, values: [key] }));
+    } catch (error) {
+      throw fromPostgresError(error);
+    }
     return row && { device: toDevice(row), credentials: JSON.parse(row.credentials) as DeviceCredentials };
   }
 
