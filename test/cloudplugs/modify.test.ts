@@ -6,30 +6,13 @@
  * Every case runs on SQLite and on PostgreSQL (a schema of its own; skipped with the reason when it cannot be reached).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { IPubackPacket } from 'mqtt-packet';
-import type { Config } from '../../src/config/index.js';
-import { PROTOCOL_VERSIONS, Resources, sleep, type DeepPartial, type TestClient } from '../helpers/index.js';
-import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
+import { PROTOCOL_VERSIONS, Resources, sleep, type TestClient } from '../helpers/index.js';
+import { serverStores } from '../helpers/postgres.js';
 import { record, startPlugServer, type PlugServer, type Template, type Thing } from './helpers.js';
 
-const pgSkip = await postgresSkipReason();
-const schemas: string[] = [];
-after(() => dropTestSchemas(schemas));
-
-const stores: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
-  { name: 'SQLite', skip: undefined, config: () => ({}) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkip,
-    config: () => {
-      const schema = `sb_cpmod_${randomBytes(5).toString('hex')}`;
-      schemas.push(schema);
-      return { database: { url: PG_TEST_URL, schema } };
-    },
-  },
-];
+const stores = await serverStores('sb_cpmod');
 
 const as = (thing: Thing): Record<string, string> => ({ 'x-plug-id': thing.plugId, 'x-plug-auth': thing.auth });
 

@@ -4,36 +4,16 @@
  * schema of its own (`SWITCHBOARD_TEST_PG_URL`, default postgres://postgres@127.0.0.1:5432/test); when it cannot be
  * reached that suite is skipped with the reason.
  */
-import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
+import { serverStores } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
-import type { DeepPartial } from '../helpers/index.js';
+import { afterEach, describe, it } from 'node:test';
 import { connectClient, Resources } from '../helpers/index.js';
-import type { Config } from '../../src/config/index.js';
 import { startPlugServer, thingTopicPass } from './helpers.js';
 
-const url = PG_TEST_URL;
-
-const pgSkip = await postgresSkipReason();
-const schemas: string[] = [];
-after(() => dropTestSchemas(schemas));
-
-const stores: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
-  { name: 'SQLite', skip: undefined, config: () => ({}) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkip,
-    config: () => {
-      const schema = `sb_cp_${randomBytes(5).toString('hex')}`;
-      schemas.push(schema);
-      return { database: { url, schema } };
-    },
-  },
-];
+const stores = await serverStores('sb_cp');
 
 for (const store of stores) {
   describe(`CloudPlugs module tables on ${store.name}`, store.skip === undefined ? {} : { skip: store.skip }, () => {

@@ -2,7 +2,11 @@
  * The machine's PostgreSQL for tests: `SWITCHBOARD_TEST_PG_URL` (default the local server, trust auth, database
  * `test`). Suites that need it ask `postgresSkipReason()` first and are skipped with that reason when it is not there.
  */
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import pg from 'pg';
+import type { Config } from '../../src/config/index.js';
+import type { DeepPartial } from './in-process-server.js';
 
 export const PG_TEST_URL = process.env['SWITCHBOARD_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -30,4 +34,34 @@ export async function dropTestSchemas(schemas: readonly string[]): Promise<void>
   } finally {
     await admin.end();
   }
+}
+
+/** One platform store a server test runs on; `config` is merged into the server's (a fresh schema each call). */
+export interface ServerStore {
+  name: 'SQLite' | 'PostgreSQL';
+  /** Why the store's suite is skipped; undefined when it runs. */
+  skip: string | undefined;
+  config: () => DeepPartial<Config>;
+}
+
+/**
+ * The embedded SQLite store and the machine's PostgreSQL, for a test file that runs its servers on both. Every
+ * PostgreSQL server gets its own schema `<schemaPrefix>_<random>`; they are dropped after the file's tests.
+ */
+export async function serverStores(schemaPrefix: string): Promise<ServerStore[]> {
+  const skip = await postgresSkipReason();
+  const schemas: string[] = [];
+  after(() => dropTestSchemas(schemas));
+  return [
+    { name: 'SQLite', skip: undefined, config: () => ({}) },
+    {
+      name: 'PostgreSQL',
+      skip,
+      config: () => {
+        const schema = `${schemaPrefix}_${randomBytes(6).toString('hex')}`;
+        schemas.push(schema);
+        return { database: { url: PG_TEST_URL, schema } };
+      },
+    },
+  ];
 }

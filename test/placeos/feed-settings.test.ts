@@ -4,36 +4,19 @@
  * reason when PostgreSQL cannot be reached). After the restart the feed is on again, with the stored hierarchy,
  * payload format and filters, and the hash secret is the same (a hashed value stays comparable across restarts).
  */
-import { dropTestSchemas, PG_TEST_URL, postgresSkipReason } from '../helpers/postgres.js';
+import { serverStores } from '../helpers/postgres.js';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import type { Config } from '../../src/config/index.js';
 import { Resources, startTestServer, type DeepPartial } from '../helpers/index.js';
 import { ADMIN_PASSWORD, FeedHarness, parsePayload } from './feed-harness.js';
 
-const url = PG_TEST_URL;
-
-const pgSkipReason = await postgresSkipReason();
+const STORES = await serverStores('sb_test');
+const pgSkipReason = STORES[1]!.skip;
 if (pgSkipReason !== undefined) process.stdout.write(`# PostgreSQL feed settings tests skipped: ${pgSkipReason}\n`);
-const schemas: string[] = [];
-after(() => dropTestSchemas(schemas));
-
-const STORES: { name: string; skip: string | undefined; config: () => DeepPartial<Config> }[] = [
-  { name: 'SQLite', skip: undefined, config: () => ({}) },
-  {
-    name: 'PostgreSQL',
-    skip: pgSkipReason,
-    config: () => {
-      const schema = `sb_test_${randomBytes(6).toString('hex')}`;
-      schemas.push(schema);
-      return { database: { url, schema } };
-    },
-  },
-];
 
 for (const store of STORES) {
   describe(`PlaceOS feed settings on ${store.name}`, { skip: store.skip }, () => {
