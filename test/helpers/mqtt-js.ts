@@ -125,3 +125,23 @@ export class Resources {
     }
   }
 }
+
+/** The CONNACK's code whether accepted or refused (MQTT.js reports a refusal as an error carrying the code). */
+export async function connackCode(url: string, options: IClientOptions): Promise<number> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...options });
+  try {
+    return await withTimeout(
+      new Promise<number>((resolve, reject) => {
+        client.once('connect', (packet: IConnackPacket) => resolve(packet.returnCode ?? packet.reasonCode ?? 0));
+        client.once('error', (error: Error & { code?: number }) => {
+          if (typeof error.code === 'number') resolve(error.code);
+          else reject(error);
+        });
+      }),
+      WAIT_MS,
+      'CONNACK',
+    );
+  } finally {
+    client.end(true);
+  }
+}

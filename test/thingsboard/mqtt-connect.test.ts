@@ -7,32 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { after, afterEach, before, describe, it } from 'node:test';
-import mqtt from 'mqtt';
-import type { IConnackPacket } from 'mqtt';
 import { certificateHash } from '../../src/dialects/thingsboard/index.js';
-import { clientClosed, connectClient, Resources, withTimeout, WAIT_MS } from '../helpers/index.js';
+import { clientClosed, connackCode, connectClient, Resources } from '../helpers/index.js';
 import { startTbServer, type TbServer } from './helpers.js';
 import { pubackCode, serverDisconnect, subackCodes } from './tb-clients.js';
-
-/** Connects and resolves with the CONNACK's code whether accepted or refused (MQTT.js reports refusals as errors). */
-async function connackCode(url: string, options: mqtt.IClientOptions): Promise<number> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...options });
-  try {
-    return await withTimeout(
-      new Promise<number>((resolve, reject) => {
-        client.once('connect', (packet: IConnackPacket) => resolve(packet.returnCode ?? packet.reasonCode ?? 0));
-        client.once('error', (error: Error & { code?: number }) => {
-          if (typeof error.code === 'number') resolve(error.code);
-          else reject(error);
-        });
-      }),
-      WAIT_MS,
-      'CONNACK',
-    );
-  } finally {
-    client.end(true);
-  }
-}
 
 describe('ThingsBoard CONNECT', () => {
   let tb: TbServer;

@@ -7,8 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { connectClient, PROTOCOL_VERSIONS, Resources, runMosquitto, withTimeout, WAIT_MS } from '../helpers/index.js';
-import { asUser, connackCode, startUsersServer, type TestApiKey, type TestUser, type UsersServer } from './helpers.js';
+import {
+  connackCode,
+  connectClient,
+  PROTOCOL_VERSIONS,
+  Resources,
+  runMosquitto,
+  withTimeout,
+  WAIT_MS,
+} from '../helpers/index.js';
+import { asUser, startUsersServer, type TestApiKey, type TestUser, type UsersServer } from './helpers.js';
 
 const versionName = (version: 4 | 5): string => (version === 4 ? '3.1.1' : '5');
 

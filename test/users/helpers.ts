@@ -2,11 +2,10 @@
  * A Switchboard for the users tests: anonymous access off, a known admin password, and helpers that go through the
  * real HTTP API (organizations, users, API keys, login) and sign short-lived tokens with the server's own JWT key.
  */
-import mqtt from 'mqtt';
-import type { IConnackPacket } from 'mqtt';
+import type mqtt from 'mqtt';
 import { loadOrCreateJwtKey, TokenSigner } from '../../src/auth/index.js';
 import type { Role } from '../../src/platform/model.js';
-import { startTestServer, withTimeout, WAIT_MS, type TestServer, type TestServerOptions } from '../helpers/index.js';
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/index.js';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
 const USER_PASSWORD = 'user-password-1';
@@ -117,26 +116,6 @@ export async function startUsersServer(options: TestServerOptions & { dataDir?: 
     },
     close: () => server.close(),
   };
-}
-
-/** The CONNACK code whether accepted or refused (MQTT.js reports a refusal as an error carrying the code). */
-export async function connackCode(url: string, options: mqtt.IClientOptions): Promise<number> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...options });
-  try {
-    return await withTimeout(
-      new Promise<number>((resolve, reject) => {
-        client.once('connect', (packet: IConnackPacket) => resolve(packet.returnCode ?? packet.reasonCode ?? 0));
-        client.once('error', (error: Error & { code?: number }) => {
-          if (typeof error.code === 'number') resolve(error.code);
-          else reject(error);
-        });
-      }),
-      WAIT_MS,
-      'CONNACK',
-    );
-  } finally {
-    client.end(true);
-  }
 }
 
 /** MQTT.js options for a user session: the secret as both username and password. */
