@@ -6,19 +6,20 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
 import { BRIDGE_SCHEMA } from '../../src/dialects/placeos/bridges/index.js';
-import { connectClient, Resources, waitFor, type TestClient } from '../helpers/index.js';
+import { Resources, waitFor } from '../helpers/index.js';
 import {
+  cleaningSubscriber,
   mosquittoSubscribe,
   postgresUnreachable,
   startBridgeApi,
   startGate,
   startHoldingBroker,
+  SYSTEM_MOSQUITTO,
   uniquePrefix,
   type BridgeApi,
   type StoreKind,
 } from './bridge-helpers.js';
 
-const SYSTEM_MOSQUITTO = 1883;
 const resources = new Resources();
 const pgSkip = await postgresUnreachable();
 
@@ -39,21 +40,6 @@ async function api(kind: StoreKind): Promise<BridgeApi> {
   const started = await startBridgeApi(kind);
   resources.add({ close: () => started.close() });
   return started;
-}
-
-/** A subscriber on the system Mosquitto under `prefix`, clearing what it saw retained when the test ends. */
-async function subscriber(prefix: string): Promise<TestClient> {
-  const client = await connectClient(`mqtt://127.0.0.1:${String(SYSTEM_MOSQUITTO)}`, { protocolVersion: 5 });
-  await client.client.subscribeAsync(`${prefix}/#`);
-  resources.add({
-    close: async () => {
-      for (const topic of new Set(client.messages.map((message) => message.topic))) {
-        await client.client.publishAsync(topic, '', { retain: true, qos: 1 });
-      }
-      await client.client.endAsync(true);
-    },
-  });
-  return client;
 }
 
 async function bridgeOf(server: BridgeApi, id: string): Promise<BridgeBody> {
@@ -108,7 +94,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
       const lines = await mosquittoSubscribe(SYSTEM_MOSQUITTO, `${prefix}/#`, 1);
       assert.equal(lines[0]?.topic, `${prefix}/${topic(server.orgId, 'power')}`);
-      const client = await subscriber(prefix);
+      const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
       await client.waitForMessages(1);
       const status = (await bridgeOf(server, body.id)).status;
       assert.equal(status.connected, true);
@@ -231,7 +217,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     test('PATCH of name and filters applies live; another setting reconnects with it', async () => {
       const server = await api(kind);
       const prefix = uniquePrefix('api-patch');
-      const client = await subscriber(prefix);
+      const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
       const created = await server.request('POST', '/api/bridges', {
         name: 'live',
         host: '127.0.0.1',
@@ -254,7 +240,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal((await bridgeOf(server, id)).status.connectedAt, connectedAt, 'no reconnect');
 
       const otherPrefix = uniquePrefix('api-patch-2');
-      const second = await subscriber(otherPrefix);
+      const second = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, otherPrefix);
       assert.equal((await server.request('PATCH', `/api/bridges/${id}`, { topicPrefix: otherPrefix })).status, 200);
       // The new connection resyncs under the new prefix.
       const [moved] = await second.waitForMessages(1);
@@ -336,7 +322,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(stored.hasPassword, true);
       // The secret is the one shown at creation: a hash rule added now hashes with it.
       const prefix = stored.topicPrefix;
-      const client = await subscriber(prefix);
+      const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
       await second.request('PATCH', `/api/bridges/${id}`, { filters: [{ pattern: 'room-[0-9]+', action: 'hash' }] });
       second.feed.set(second.orgId, topic(second.orgId, 'room'), 'room-42');
       const [message] = await client.waitForMessages(1);

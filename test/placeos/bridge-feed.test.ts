@@ -6,31 +6,15 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { afterEach, test } from 'node:test';
-import { connectClient, Resources, type TestClient } from '../helpers/index.js';
-import { mosquittoSubscribe, uniquePrefix } from './bridge-helpers.js';
+import { Resources } from '../helpers/index.js';
+import { cleaningSubscriber, mosquittoSubscribe, SYSTEM_MOSQUITTO, uniquePrefix } from './bridge-helpers.js';
 import { FeedHarness, get, idOf, parsePayload } from './feed-harness.js';
 
-const SYSTEM_MOSQUITTO = 1883;
 const resources = new Resources();
 
 afterEach(async () => {
   await resources.closeAll();
 });
-
-/** Clears what the test left retained under `prefix` on the system Mosquitto (it saw every topic). */
-async function cleaner(prefix: string): Promise<TestClient> {
-  const client = await connectClient(`mqtt://127.0.0.1:${String(SYSTEM_MOSQUITTO)}`, { protocolVersion: 5 });
-  await client.client.subscribeAsync(`${prefix}/#`);
-  resources.add({
-    close: async () => {
-      for (const topic of new Set(client.messages.map((message) => message.topic))) {
-        await client.client.publishAsync(topic, '', { retain: true, qos: 1 });
-      }
-      await client.client.endAsync(true);
-    },
-  });
-  return client;
-}
 
 test("a device's telemetry goes through the feed and a bridge to mosquitto_sub on the target broker", async () => {
   const h = await FeedHarness.start(resources);
@@ -42,7 +26,7 @@ test("a device's telemetry goes through the feed and a bridge to mosquitto_sub o
   const device = await h.device('display-1', { system, profile });
 
   const prefix = uniquePrefix('feed-e2e');
-  const seen = await cleaner(prefix);
+  const seen = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
   const created = await h.api('POST', '/api/bridges', {
     name: 'cloud',
     host: '127.0.0.1',

@@ -22,7 +22,13 @@ import { createHttpApp } from '../../src/http/index.js';
 import type { Role } from '../../src/platform/model.js';
 import { Platform } from '../../src/platform/platform.js';
 import { PostgresPlatformStore, SqlitePlatformStore } from '../../src/storage/index.js';
-import { runMosquitto, type MosquittoResult } from '../helpers/index.js';
+import {
+  connectClient,
+  runMosquitto,
+  type MosquittoResult,
+  type Resources,
+  type TestClient,
+} from '../helpers/index.js';
 
 /** A feed the test writes to: `set` and `remove` update the current state and tell subscribers, in order. */
 export class MemoryFeed implements FeedSource {
@@ -575,4 +581,30 @@ export async function startHoldingBroker(receiveMaximum: number, maximumPacketSi
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** This machine's Mosquitto, a bridge target the tests share (they publish under a unique prefix each). */
+export const SYSTEM_MOSQUITTO = 1883;
+
+/**
+ * An MQTT.js subscriber to `<prefix>/#` on the broker at `port`; when `resources` close it, it clears every retained
+ * topic it saw, so a test leaves nothing behind on a shared broker.
+ */
+export async function cleaningSubscriber(
+  resources: Resources,
+  port: number,
+  prefix: string,
+  qos: 0 | 1 = 0,
+): Promise<TestClient> {
+  const client = await connectClient(`mqtt://127.0.0.1:${String(port)}`, { protocolVersion: 5 });
+  await client.client.subscribeAsync(`${prefix}/#`, { qos });
+  resources.add({
+    close: async () => {
+      for (const topic of new Set(client.messages.map((message) => message.topic))) {
+        await client.client.publishAsync(topic, '', { retain: true, qos: 1 });
+      }
+      await client.client.endAsync(true);
+    },
+  });
+  return client;
 }

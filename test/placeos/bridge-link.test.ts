@@ -14,16 +14,10 @@ import { pino } from 'pino';
 import { BridgeLink, type BridgeLinkOptions } from '../../src/dialects/placeos/bridges/bridge-link.js';
 import type { BridgeTarget } from '../../src/dialects/placeos/bridges/bridge-target.js';
 import type { PrivacyFilter } from '../../src/dialects/placeos/feed-types.js';
-import {
-  connectClient,
-  generateTestCertificate,
-  Resources,
-  startTestServer,
-  waitFor,
-  type TestClient,
-} from '../helpers/index.js';
+import { connectClient, generateTestCertificate, Resources, startTestServer, waitFor } from '../helpers/index.js';
 import { compilePrivacyRules } from '../../src/dialects/placeos/privacy.js';
 import {
+  cleaningSubscriber,
   freePort,
   MemoryFeed,
   mosquittoSubscribe,
@@ -31,10 +25,10 @@ import {
   startHoldingBroker,
   startMosquitto,
   startV5RefusingFront,
+  SYSTEM_MOSQUITTO,
   uniquePrefix,
 } from './bridge-helpers.js';
 
-const SYSTEM_MOSQUITTO = 1883;
 const ORG = 'org-1';
 const PASS: PrivacyFilter = { apply: (valueJson) => valueJson };
 const logger = pino({ level: 'silent' });
@@ -80,20 +74,6 @@ function startLink(
   return link;
 }
 
-/** An MQTT.js subscriber on the system Mosquitto that clears the retained topics under `prefix` when done. */
-async function subscriber(port: number, prefix: string, qos: 0 | 1 = 0): Promise<TestClient> {
-  const client = await connectClient(`mqtt://127.0.0.1:${String(port)}`, { protocolVersion: 5 });
-  await client.client.subscribeAsync(`${prefix}/#`, { qos });
-  resources.add({
-    close: async () => {
-      const seen = new Set(client.messages.map((message) => message.topic));
-      for (const topic of seen) await client.client.publishAsync(topic, '', { retain: true, qos: 1 });
-      await client.client.endAsync(true);
-    },
-  });
-  return client;
-}
-
 const stateTopic = (key: string): string => `placeos/${ORG}/state/bld-1/lvl-2/_/sys-1/dep-123/Display/1/${key}`;
 
 afterEach(async () => {
@@ -117,7 +97,7 @@ describe('bridge to a cloud broker', () => {
     await waitFor(() => link.status().sent === 3, 'the live changes to be sent');
 
     // QoS 0 "sent" means written to the socket: the MQTT.js subscriber's three messages show the target has them.
-    const cleaner = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const cleaner = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
     await cleaner.waitForMessages(3);
     // A late subscriber gets everything as retained messages (device-apis.md §1.6), in the local feed's format:
     // metadata embedded as an object (value.name), state values as serialized JSON strings by default.
@@ -140,7 +120,7 @@ describe('bridge to a cloud broker', () => {
     const prefix = uniquePrefix('format');
     const filter = compilePrivacyRules([{ pattern: '[a-z.]+@example\\.com', action: 'hash' }], 'bridge-secret');
     const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix }, {}, filter);
-    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
     await waitFor(() => link.status().connected, 'the bridge to connect');
     feed.set(ORG, stateTopic('booked_by'), { email: 'jane.doe@example.com', seats: 4 }, 1_760_000_123_456);
     const [message] = await client.waitForMessages(1);
@@ -154,7 +134,7 @@ describe('bridge to a cloud broker', () => {
   test('new rules apply live and republish the current state through them, replacing what the target retained', async () => {
     const feed = new MemoryFeed();
     const prefix = uniquePrefix('refilter');
-    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
     const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix });
     feed.set(ORG, stateTopic('organizer'), 'ada@example.com');
     const [plain] = await client.waitForMessages(1);
@@ -172,7 +152,7 @@ describe('bridge to a cloud broker', () => {
   test('QoS 1 publishes count as sent once the target acknowledged them', async () => {
     const feed = new MemoryFeed();
     const prefix = uniquePrefix('qos1');
-    const client = await subscriber(SYSTEM_MOSQUITTO, prefix, 1);
+    const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix, 1);
     const link = startLink(feed, { port: SYSTEM_MOSQUITTO, topicPrefix: prefix, qos: 1 });
     await waitFor(() => link.status().connected, 'the bridge to connect');
     for (let index = 0; index < 200; index++) feed.set(ORG, stateTopic(`key-${String(index)}`), index);
@@ -257,7 +237,7 @@ describe('bridge to a cloud broker', () => {
     const gate = await startGate(SYSTEM_MOSQUITTO);
     resources.add(gate);
     const prefix = uniquePrefix('buffer');
-    const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+    const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
     const link = startLink(feed, { port: gate.port, topicPrefix: prefix }, { maxQueuedEntries: 3, maxBackoffMs: 500 });
     feed.set(ORG, stateTopic('gone'), 'removed while down, removal dropped');
     feed.set(ORG, stateTopic('cleared'), 'removed while down, removal kept');
@@ -395,7 +375,7 @@ describe('bridge to a cloud broker', () => {
       const front = await startV5RefusingFront(SYSTEM_MOSQUITTO, refusal);
       resources.add(front);
       const prefix = uniquePrefix('fallback');
-      const client = await subscriber(SYSTEM_MOSQUITTO, prefix);
+      const client = await cleaningSubscriber(resources, SYSTEM_MOSQUITTO, prefix);
       const delays: number[] = [];
       const clientId = `switchboard-fallback-${String(process.pid)}`;
       const link = startLink(
