@@ -4,6 +4,6 @@ export { callerOf } from './auth-hook.js';
 export type { HttpAppDeps } from './app.js';
 export { HTTP_ERROR_STATUS, HttpError, HttpErrorCode } from './errors.js';
 export type { ErrorBody } from './errors.js';
-export { DIALECT_MESSAGES_METRIC, dialectMessageCounter } from './metrics.js';
+export { DIALECT_MESSAGES_METRIC, dialectMessageCounter, mirroredCounter, mirroredGauge } from './metrics.js';
 export type { HttpMetricsOptions, HttpMetricsSource } from './metrics.js';
 export type { SseOptions } from './sse.js';

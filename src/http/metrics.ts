@@ -44,7 +44,7 @@ export interface AppMetrics {
 }
 
 /** A counter whose value is read from elsewhere when scraped. */
-function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
+export function mirroredCounter(registry: Registry, name: string, help: string, read: () => number): void {
   registry.removeSingleMetric(name);
   new Counter({
     name,
@@ -57,7 +57,8 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   });
 }
 
-function mirroredGauge(registry: Registry, name: string, help: string, read: () => number): void {
+/** A gauge whose value is read from elsewhere when scraped. */
+export function mirroredGauge(registry: Registry, name: string, help: string, read: () => number): void {
   registry.removeSingleMetric(name);
   new Gauge({
     name,

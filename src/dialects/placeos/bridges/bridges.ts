@@ -3,7 +3,8 @@
  * links stopped when their organization is deleted, and the `/api/bridges` routes for `createHttpApp`.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { mirroredCounter, mirroredGauge } from '../../../http/index.js';
 import type { Logger } from '../../../observability/index.js';
 import type { Platform } from '../../../platform/platform.js';
 import type { FeedSource } from '../feed-types.js';
@@ -61,17 +62,6 @@ export async function startBridges(deps: BridgesDeps): Promise<Bridges> {
 
 /** Read when scraped: the link counts per entry already, nothing more runs on the publish path. */
 function registerBridgeMetrics(registry: Registry, service: BridgeService): void {
-  const gauge = (name: string, help: string, read: () => number): void => {
-    registry.removeSingleMetric(name);
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  };
   registry.removeSingleMetric('switchboard_bridges');
   new Gauge({
     name: 'switchboard_bridges',
@@ -84,30 +74,26 @@ function registerBridgeMetrics(registry: Registry, service: BridgeService): void
       this.set({ state: 'disconnected' }, totals.bridges - totals.connected);
     },
   });
-  gauge(
+  mirroredGauge(
+    registry,
     'switchboard_bridge_queued_entries',
     'Feed entries waiting in the bridges’ buffers',
     () => service.totals().queued,
   );
-  const counter = (name: string, help: string, read: () => number): void => {
-    registry.removeSingleMetric(name);
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
-  counter('switchboard_bridge_publishes_total', 'Publishes bridge targets took', () => service.totals().sent);
-  counter(
+  mirroredCounter(
+    registry,
+    'switchboard_bridge_publishes_total',
+    'Publishes bridge targets took',
+    () => service.totals().sent,
+  );
+  mirroredCounter(
+    registry,
     'switchboard_bridge_dropped_total',
     'Feed entries bridges dropped (full buffer, too large)',
     () => service.totals().dropped,
   );
-  counter(
+  mirroredCounter(
+    registry,
     'switchboard_bridge_filtered_total',
     'Feed entries bridges’ drop rules held back',
     () => service.totals().filtered,
