@@ -9,6 +9,8 @@ import { DISCONNECT_PACKET, encodeConnect } from './payload.js';
 
 /** A 3.1.1 CONNACK is exactly these four bytes when accepted with no session present ([MQTT-3.2.2-1], §3.2). */
 const CONNACK_LENGTH = 4;
+/** Failure messages a round reports; the rest are counted. */
+const MAX_ERRORS_KEPT = 10;
 
 /** What the load process holds between scenario steps: a load client or an idle one. */
 export interface Closable {
@@ -169,5 +171,3 @@ export function openIdleClients(
     startMore();
   });
 }
-
-const MAX_ERRORS_KEPT = 10;

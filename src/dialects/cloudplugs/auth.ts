@@ -22,15 +22,15 @@ export function cloudplugsLoginStep(service: CloudplugsService, logger: Logger) 
   // Credentials of another shape are told apart synchronously: most connects are not CloudPlugs logins.
   return (request: ConnectRequest): Promise<AuthenticateResult | undefined> | undefined => {
     const username = request.username;
-    if (username === undefined || !(isDevicePlugId(username) || EMAIL_SHAPE.test(username))) return undefined;
-    return login(username, request.password?.toString('utf8') ?? '');
+    if (username === undefined) return undefined;
+    const isDevice = isDevicePlugId(username);
+    if (!isDevice && !EMAIL_SHAPE.test(username)) return undefined;
+    return login(username, request.password?.toString('utf8') ?? '', isDevice);
   };
 
-  async function login(username: string, password: string): Promise<AuthenticateResult | undefined> {
+  async function login(username: string, password: string, isDevice: boolean): Promise<AuthenticateResult | undefined> {
     try {
-      if (isDevicePlugId(username)) {
-        return { ok: true, identity: service.loginDevice(username, password) };
-      }
+      if (isDevice) return { ok: true, identity: service.loginDevice(username, password) };
       // An e-mail no user has may still be a ThingsBoard basic-credentials username: not ours then.
       if ((await service.platform.store.getUserByEmail(username)) === undefined) return undefined;
       return { ok: true, identity: await service.loginAccount(username, password) };
