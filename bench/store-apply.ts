@@ -92,7 +92,7 @@ function lifecycleBatch(batch: number): StoreOp[] {
   return ops;
 }
 
-function measure(label: string, store: BrokerStore, makeBatch: (batch: number) => StoreOp[]): void {
+async function measure(label: string, store: BrokerStore, makeBatch: (batch: number) => StoreOp[]): Promise<void> {
   // Batches are built before timing, so only `apply` is measured.
   const batches = Array.from({ length: warmupBatchCount + batchCount }, (_, batch) => makeBatch(batch + 2));
   for (let batch = 0; batch < warmupBatchCount; batch++) store.apply(batches[batch]!);
@@ -101,7 +101,7 @@ function measure(label: string, store: BrokerStore, makeBatch: (batch: number) =
   for (let batch = warmupBatchCount; batch < batches.length; batch++) store.apply(batches[batch]!);
   const cpu = process.cpuUsage(cpuAtStart);
   const elapsedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
-  store.close();
+  await store.close();
   const opCount = batchCount * opsPerBatch;
   // Ops per CPU second is what the store costs; ops per wall second also counts waiting for the disk and for other
   // processes on a shared machine.
@@ -122,10 +122,10 @@ try {
   const sqlite = (synchronous: 'normal' | 'full'): BrokerStore =>
     new SqliteBrokerStore(path.join(tempDir, `bench-${++fileCount}.db`), { synchronous });
   console.log(`${batchCount} batches of ${opsPerBatch} ops after ${warmupBatchCount} warm-up batches (${tempDir})`);
-  measure('sqlite synchronous=normal, deliveries', sqlite('normal'), deliveriesBatch);
-  measure('sqlite synchronous=normal, lifecycle', sqlite('normal'), lifecycleBatch);
-  measure('sqlite synchronous=full, lifecycle', sqlite('full'), lifecycleBatch);
-  measure('memory, lifecycle', new MemoryBrokerStore(), lifecycleBatch);
+  await measure('sqlite synchronous=normal, deliveries', sqlite('normal'), deliveriesBatch);
+  await measure('sqlite synchronous=normal, lifecycle', sqlite('normal'), lifecycleBatch);
+  await measure('sqlite synchronous=full, lifecycle', sqlite('full'), lifecycleBatch);
+  await measure('memory, lifecycle', new MemoryBrokerStore(), lifecycleBatch);
 } finally {
   fs.rmSync(tempDir, { recursive: true, force: true });
 }

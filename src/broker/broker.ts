@@ -258,17 +258,17 @@ export class Broker implements SessionHost {
     this.#sys.stop();
     this.#sweeper.stop();
     // Commit first: held acknowledgements go out before the DISCONNECT.
-    this.persistence.flush();
+    await this.persistence.drain();
     this.#sweeper.disconnectAll(ReasonCode.ServerShuttingDown, 'server shutting down');
     for (const pending of this.#pendingWills.values()) clearTimeout(pending.timer);
     this.#pendingWills.clear();
     for (const session of this.#sessions.values()) {
       if (session.expiryTimer !== undefined) clearTimeout(session.expiryTimer);
     }
-    this.persistence.flush();
+    await this.persistence.drain();
     await new Promise<void>((resolve) => setImmediate(resolve));
-    this.persistence.flush();
-    this.#store.close();
+    await this.persistence.drain();
+    await this.#store.close();
   }
 
   // ---- counters ----------------------------------------------------------------------------------------------

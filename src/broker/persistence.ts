@@ -1,6 +1,11 @@
 /**
- * Group commit in front of the broker store: writes from one turn of the event loop are applied in one transaction,
- * and acknowledgements that promised durability are released only after that transaction returned.
+ * Group commit in front of the broker store: writes queued during a turn of the event loop are applied in one
+ * transaction, and acknowledgements that promised durability are released only after that transaction committed.
+ *
+ * A store with `applyInBackground` (SQLite's writer thread) commits beside the event loop. One batch is in flight at
+ * a time; whatever is queued meanwhile goes in the next batch the moment the first one committed, so the busier the
+ * broker, the larger and fewer its commits. Without it, a batch is applied synchronously on `setImmediate`, so a
+ * whole poll phase of socket reads shares one commit.
  */
 import type { Logger } from 'pino';
 import type { BrokerStore, StoreOp } from '../storage/index.js';
@@ -10,13 +15,16 @@ export interface CommitWaiter {
   onCommitted(error: Error | undefined): void;
 }
 
-/** Batches store writes; `flush` runs on `setImmediate` so a whole poll phase of socket reads shares one commit. */
 export class PersistenceQueue {
   readonly #store: BrokerStore;
   readonly #logger: Logger;
   #ops: StoreOp[] = [];
   #waiters: CommitWaiter[] = [];
   #isScheduled = false;
+  /** A background commit has not answered yet; the next batch waits for it. */
+  #isCommitting = false;
+  /** `drain()` callers, resolved when nothing is queued or committing. */
+  #drainers: (() => void)[] = [];
   #commitCount = 0;
   #lastCommitMs = 0;
 
@@ -37,9 +45,9 @@ export class PersistenceQueue {
     this.#schedule();
   }
 
-  /** Whether writes or waiters are queued. */
+  /** Whether writes or waiters are queued, or a commit has not answered yet. */
   get isIdle(): boolean {
-    return this.#ops.length === 0 && this.#waiters.length === 0;
+    return this.#ops.length === 0 && this.#waiters.length === 0 && !this.#isCommitting;
   }
 
   /** Commits made so far, and how long the last one took (for metrics). */
@@ -47,31 +55,91 @@ export class PersistenceQueue {
     return { commits: this.#commitCount, lastCommitMs: this.#lastCommitMs };
   }
 
-  /** Commits now; used by the scheduled flush and at shutdown. */
+  /** Starts committing what is queued, unless a commit is in flight (its end starts the next one). */
   flush(): void {
     this.#isScheduled = false;
+    if (this.#isCommitting) return;
     const ops = this.#ops;
     const waiters = this.#waiters;
-    if (ops.length === 0 && waiters.length === 0) return;
+    if (ops.length === 0 && waiters.length === 0) {
+      this.#resolveDrainers();
+      return;
+    }
     this.#ops = [];
     this.#waiters = [];
-    let failure: Error | undefined;
-    if (ops.length > 0) {
-      const started = performance.now();
-      try {
-        this.#store.apply(ops);
-        this.#commitCount++;
-      } catch (error) {
-        failure = error instanceof Error ? error : new Error(String(error));
-        this.#logger.error({ err: failure, ops: ops.length }, 'store write failed; affected clients are disconnected');
-      }
-      this.#lastCommitMs = performance.now() - started;
+    if (ops.length === 0) {
+      // Nothing to write and nothing in flight: every write before these waiters is already durable.
+      this.#settle(waiters, undefined);
+      return;
+    }
+    const started = performance.now();
+    const inBackground = this.#store.applyInBackground?.(ops);
+    if (inBackground === undefined) {
+      this.#settle(waiters, this.#applyNow(ops), started);
+      return;
+    }
+    this.#isCommitting = true;
+    inBackground.then(
+      () => {
+        this.#isCommitting = false;
+        this.#settle(waiters, undefined, started);
+      },
+      (error: unknown) => {
+        this.#isCommitting = false;
+        this.#settle(waiters, this.#failed(error, ops.length), started);
+      },
+    );
+  }
+
+  /** Resolves once everything queued before the call (and anything queued meanwhile) is committed or failed. */
+  drain(): Promise<void> {
+    if (this.isIdle) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#drainers.push(resolve);
+      this.flush();
+    });
+  }
+
+  #applyNow(ops: readonly StoreOp[]): Error | undefined {
+    try {
+      this.#store.apply(ops);
+      return undefined;
+    } catch (error) {
+      return this.#failed(error, ops.length);
+    }
+  }
+
+  #failed(error: unknown, opCount: number): Error {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    this.#logger.error({ err: failure, ops: opCount }, 'store write failed; affected clients are disconnected');
+    return failure;
+  }
+
+  /** Tells the batch's waiters, then starts the next batch if one has grown meanwhile. */
+  #settle(waiters: readonly CommitWaiter[], failure: Error | undefined, startedMs?: number): void {
+    if (startedMs !== undefined) {
+      this.#lastCommitMs = performance.now() - startedMs;
+      if (failure === undefined) this.#commitCount++;
     }
     for (const waiter of waiters) waiter.onCommitted(failure);
+    if (this.#isCommitting) return;
+    if (this.#ops.length > 0 || this.#waiters.length > 0) {
+      // At once rather than on the next setImmediate: what queued during the commit is the next group.
+      if (this.#store.applyInBackground !== undefined || this.#drainers.length > 0) this.flush();
+      return;
+    }
+    this.#resolveDrainers();
+  }
+
+  #resolveDrainers(): void {
+    if (this.#drainers.length === 0) return;
+    const drainers = this.#drainers;
+    this.#drainers = [];
+    for (const resolve of drainers) resolve();
   }
 
   #schedule(): void {
-    if (this.#isScheduled) return;
+    if (this.#isScheduled || this.#isCommitting) return;
     this.#isScheduled = true;
     setImmediate(this.#flushBound);
   }

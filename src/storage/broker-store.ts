@@ -113,5 +113,12 @@ export interface BrokerStore {
   load(): BrokerSnapshot;
   /** Applies the ops in one transaction; durable when it returns. Throws on failure, applying nothing. */
   apply(ops: readonly StoreOp[]): void;
-  close(): void;
+  /**
+   * Optional: the same off the event loop (a writer thread); resolves once the batch is durable, rejects (applying
+   * nothing of it) on failure. Batches apply in call order. A store that has it is written only through it while it
+   * runs, so `apply` and this are never interleaved.
+   */
+  applyInBackground?(ops: readonly StoreOp[]): Promise<void>;
+  /** Releases the storage; resolves once every file is closed (a WAL checkpointer's last checkpoint included). */
+  close(): Promise<void>;
 }

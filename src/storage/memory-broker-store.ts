@@ -65,8 +65,9 @@ export class MemoryBrokerStore implements BrokerStore {
     for (let i = 0; i < ops.length; i++) this.#applyOne(ops[i]!);
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.#isClosed = true;
+    return Promise.resolve();
   }
 
   #applyOne(op: StoreOp): void {

@@ -26,17 +26,19 @@ import {
 } from './store-fixtures.js';
 
 /** Closes `store` and opens the same storage again (durable implementations only). */
-export type ReopenBrokerStore = (store: BrokerStore) => BrokerStore;
+export type ReopenBrokerStore = (store: BrokerStore) => Promise<BrokerStore>;
 
 /** Registers the contract tests for one implementation. */
 export function runBrokerStoreContract(name: string, create: () => BrokerStore, reopen?: ReopenBrokerStore): void {
   /** Runs `body` with a new store and closes whatever store it ends with. */
-  async function withStore(body: (store: BrokerStore) => BrokerStore | undefined | Promise<void>): Promise<void> {
+  async function withStore(
+    body: (store: BrokerStore) => BrokerStore | undefined | Promise<BrokerStore | undefined>,
+  ): Promise<void> {
     let store = create();
     try {
       store = (await body(store)) ?? store;
     } finally {
-      store.close();
+      await store.close();
     }
   }
 
@@ -329,7 +331,7 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
       }));
 
     test('maxMessageId and maxDeliverySeq never go backwards when their rows are deleted', () =>
-      withStore((store) => {
+      withStore(async (store) => {
         store.apply([put(message(41)), retain(message(97, { topicName: 'r' })), putDelivery(delivery('a', 12, 41))]);
         store.apply([put(message(5)), putDelivery(delivery('b', 3, 5))]);
         assert.deepEqual(counters(store.load()), { maxMessageId: 97, maxDeliverySeq: 12 });
@@ -341,7 +343,7 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
         ]);
         assert.deepEqual(counters(store.load()), { maxMessageId: 97, maxDeliverySeq: 12 });
         if (reopen === undefined) return store;
-        const reopened = reopen(store);
+        const reopened = await reopen(store);
         assert.deepEqual(counters(reopened.load()), { maxMessageId: 97, maxDeliverySeq: 12 });
         return reopened;
       }));
@@ -426,9 +428,9 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
         assert.deepEqual(second.sessions, [session('a')]);
       }));
 
-    test('apply after close throws', () => {
+    test('apply after close throws', async () => {
       const store = create();
-      store.close();
+      await store.close();
       assert.throws(() => store.apply([put(session('a'))]));
     });
 
@@ -436,7 +438,7 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
       'everything survives close and reopen',
       { skip: reopen === undefined && 'not durable: nothing survives' },
       () =>
-        withStore((store) => {
+        withStore(async (store) => {
           const state: StoreOp[] = [
             put(
               session('a', {
@@ -458,7 +460,7 @@ export function runBrokerStoreContract(name: string, create: () => BrokerStore, 
           ];
           store.apply(state);
           const before = store.load();
-          const reopened = reopen!(store);
+          const reopened = await reopen!(store);
           assert.deepEqual(reopened.load(), before);
           return reopened;
         }),
