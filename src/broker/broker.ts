@@ -67,6 +67,11 @@ export interface BrokerStats {
   subscriptions: number;
   retainedMessages: number;
   sessions: number;
+  /** Broker store transactions committed. */
+  storeCommits: number;
+  /** Writes the broker queued for its store, and those left to write after compaction (batch-compaction.ts). */
+  storeOpsQueued: number;
+  storeOpsWritten: number;
 }
 
 /** Timers cannot wait longer than this (about 24.8 days); longer waits re-arm. */
@@ -239,6 +244,7 @@ export class Broker implements SessionHost {
   }
 
   get stats(): BrokerStats {
+    const persistence = this.persistence.stats;
     return {
       clientsConnected: this.#clientsConnected,
       messagesReceived: this.#messagesReceived,
@@ -248,6 +254,9 @@ export class Broker implements SessionHost {
       subscriptions: this.#trie.size,
       retainedMessages: this.#retained.size,
       sessions: this.#sessions.size,
+      storeCommits: persistence.commits,
+      storeOpsQueued: persistence.opsQueued,
+      storeOpsWritten: persistence.opsWritten,
     };
   }
 

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerStore, StoreOp } from '../storage/index.js';
+import { compactBatch } from './batch-compaction.js';
 
 /** Something to run once the writes queued before it are durable (or have failed). */
 export interface CommitWaiter {
@@ -27,6 +28,8 @@ export class PersistenceQueue {
   #drainers: (() => void)[] = [];
   #commitCount = 0;
   #lastCommitMs = 0;
+  #opsQueued = 0;
+  #opsWritten = 0;
 
   constructor(store: BrokerStore, logger: Logger) {
     this.#store = store;
@@ -50,9 +53,16 @@ export class PersistenceQueue {
     return this.#ops.length === 0 && this.#waiters.length === 0 && !this.#isCommitting;
   }
 
-  /** Commits made so far, and how long the last one took (for metrics). */
-  get stats(): { commits: number; lastCommitMs: number } {
-    return { commits: this.#commitCount, lastCommitMs: this.#lastCommitMs };
+  /**
+   * Commits made so far, how long the last one took, and the ops queued and written (fewer: batch-compaction.ts).
+   */
+  get stats(): { commits: number; lastCommitMs: number; opsQueued: number; opsWritten: number } {
+    return {
+      commits: this.#commitCount,
+      lastCommitMs: this.#lastCommitMs,
+      opsQueued: this.#opsQueued,
+      opsWritten: this.#opsWritten,
+    };
   }
 
   /** Starts committing what is queued, unless a commit is in flight (its end starts the next one). */
@@ -67,15 +77,18 @@ export class PersistenceQueue {
     }
     this.#ops = [];
     this.#waiters = [];
-    if (ops.length === 0) {
+    this.#opsQueued += ops.length;
+    const batch = compactBatch(ops);
+    this.#opsWritten += batch.length;
+    if (batch.length === 0) {
       // Nothing to write and nothing in flight: every write before these waiters is already durable.
       this.#settle(waiters, undefined);
       return;
     }
     const started = performance.now();
-    const inBackground = this.#store.applyInBackground?.(ops);
+    const inBackground = this.#store.applyInBackground?.(batch);
     if (inBackground === undefined) {
-      this.#settle(waiters, this.#applyNow(ops), started);
+      this.#settle(waiters, this.#applyNow(batch), started);
       return;
     }
     this.#isCommitting = true;
@@ -86,7 +99,7 @@ export class PersistenceQueue {
       },
       (error: unknown) => {
         this.#isCommitting = false;
-        this.#settle(waiters, this.#failed(error, ops.length), started);
+        this.#settle(waiters, this.#failed(error, batch.length), started);
       },
     );
   }

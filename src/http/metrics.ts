@@ -117,6 +117,24 @@ export function registerMetrics(
     mirroredGauge(registry, 'switchboard_mqtt_subscriptions', 'Subscriptions held', stat('subscriptions'));
     mirroredGauge(registry, 'switchboard_mqtt_retained_messages', 'Retained messages held', stat('retainedMessages'));
     mirroredGauge(registry, 'switchboard_mqtt_sessions', 'Sessions held (connected or persistent)', stat('sessions'));
+    mirroredCounter(
+      registry,
+      'switchboard_mqtt_store_commits_total',
+      'Broker store transactions committed',
+      stat('storeCommits'),
+    );
+    mirroredCounter(
+      registry,
+      'switchboard_mqtt_store_ops_queued_total',
+      'Session, message and delivery writes queued for the broker store',
+      stat('storeOpsQueued'),
+    );
+    mirroredCounter(
+      registry,
+      'switchboard_mqtt_store_ops_written_total',
+      'Broker store writes left after dropping those a later write of the same batch made pointless',
+      stat('storeOpsWritten'),
+    );
   }
   mirroredCounter(registry, 'switchboard_store_commits_total', 'Device-data transactions committed', () => {
     return writeStats().commits;

@@ -60,6 +60,9 @@ export const FAKE_BROKER_STATS: BrokerStats = {
   subscriptions: 5,
   retainedMessages: 0,
   sessions: 3,
+  storeCommits: 9,
+  storeOpsQueued: 30,
+  storeOpsWritten: 12,
 };
 
 let userCounter = 0;

@@ -99,6 +99,9 @@ describe('HTTP API: live streams, health, metrics and the OpenAPI document', () 
     assert.match(text, /^switchboard_mqtt_messages_received_total 41$/m);
     assert.match(text, /^switchboard_mqtt_messages_sent_total 17$/m);
     assert.match(text, /^switchboard_mqtt_messages_dropped_total 2$/m);
+    assert.match(text, /^switchboard_mqtt_store_commits_total 9$/m);
+    assert.match(text, /^switchboard_mqtt_store_ops_queued_total 30$/m);
+    assert.match(text, /^switchboard_mqtt_store_ops_written_total 12$/m);
     assert.match(text, /^switchboard_store_commits_total [1-9]\d*$/m);
     assert.match(text, /^# TYPE switchboard_store_last_commit_seconds gauge$/m);
     assert.match(text, /^switchboard_store_write_seconds_count\{outcome="committed"\} [1-9]\d*$/m);
