@@ -57,6 +57,8 @@ export class BrokerWriterThread {
 
   /** Applies the batch in one transaction on the thread; resolves once it is committed. Batches apply in call order. */
   write(ops: readonly EncodedOp[]): Promise<void> {
+    if (!this.#isAlive)
+      return Promise.reject(new Error("the broker store's writer thread has exited; batch not stored"));
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject });

@@ -10,6 +10,8 @@ import { SqliteBrokerStore, type BrokerStore, type StoreOp } from '../../src/sto
 import { runBrokerStoreContract } from './broker-store-contract.js';
 import { killBatch, messagesPerBatch } from './fixtures/kill-batches.js';
 import { counters, delivery, message, put, putDelivery, session } from './store-fixtures.js';
+import { BrokerWriterThread } from '../../src/storage/sqlite-broker-writer.js';
+import { encodeStoreOps } from '../../src/storage/sqlite-broker-writes.js';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sqlite-store-'));
 after(() => fs.rmSync(tempDir, { recursive: true, force: true }));
@@ -235,5 +237,19 @@ describe('SqliteBrokerStore', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('BrokerWriterThread', () => {
+  test('a thread that is gone settles the batch it had and refuses new ones, so no acknowledgement waits forever', async () => {
+    const filePath = newFilePath();
+    await new SqliteBrokerStore(filePath, { writerThread: false }).close(); // creates the schema
+    const thread = new BrokerWriterThread({ filePath, synchronous: 'NORMAL', busyTimeoutMs: 1_000 });
+    const pending = thread.write(encodeStoreOps([put(session('a'))]));
+    await thread.terminate();
+    const [outcome] = await Promise.allSettled([pending]);
+    assert.ok(outcome.status === 'fulfilled' || /exited/.test(String(outcome.reason)), outcome.status);
+    assert.equal(thread.isAlive, false);
+    await assert.rejects(thread.write(encodeStoreOps([put(session('b'))])), /writer thread has exited/);
   });
 });
