@@ -75,6 +75,7 @@ import { WalCheckpointer } from '../wal-checkpointer.js';
 import { SqliteDeviceData } from './sqlite-device-data.js';
 import { SqliteWriterThread } from './sqlite-writer.js';
 import { StatementCache } from './statement-cache.js';
+import { ReadBatch } from './read-batch.js';
 
 /** Options of `SqlitePlatformStore`. */
 export interface SqlitePlatformStoreOptions {
@@ -114,6 +115,8 @@ export class SqlitePlatformStore implements PlatformStore {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly #statements: StatementCache;
+  /** The CONNECT path's look-ups (credentials, profiles), one read transaction per event-loop turn. */
+  readonly #reads: ReadBatch;
   readonly #data: SqliteDeviceData;
   /** Undefined for an in-memory database, which has no WAL. */
   readonly #checkpointer: WalCheckpointer | undefined;
@@ -137,6 +140,7 @@ export class SqlitePlatformStore implements PlatformStore {
     }
     this.#db = db;
     this.#statements = new StatementCache(db);
+    this.#reads = new ReadBatch(db);
     this.#data = new SqliteDeviceData(db);
     const isFile = filePath !== ':memory:' && filePath !== '';
     const synchronous = options.synchronous ?? 'normal';
@@ -320,7 +324,7 @@ export class SqlitePlatformStore implements PlatformStore {
     });
   }
   getProfile(id: string): Promise<DeviceProfile | undefined> {
-    return settle(() => {
+    return this.#reads.read(() => {
       const row = this.#get<ProfileRow>('SELECT * FROM profiles WHERE id = ?', id);
       return row && toProfile(row);
     });
@@ -450,16 +454,15 @@ export class SqlitePlatformStore implements PlatformStore {
     });
   }
   findByAccessToken(token: string): Promise<DeviceWithCredentials | undefined> {
-    return settle(() => this.#findByCredentialsKey(`token:${token}`));
+    return this.#reads.read(() => this.#findByCredentialsKey(`token:${token}`));
   }
   findByBasicCredentials(clientId: string | null, username: string | null): Promise<DeviceWithCredentials | undefined> {
-    return settle(() => {
-      if (clientId === null && username === null) return undefined;
-      return this.#findByCredentialsKey(basicCredentialsKey(clientId, username));
-    });
+    if (clientId === null && username === null) return Promise.resolve(undefined);
+    const key = basicCredentialsKey(clientId, username);
+    return this.#reads.read(() => this.#findByCredentialsKey(key));
   }
   findByCertificateHash(hash: string): Promise<DeviceWithCredentials | undefined> {
-    return settle(() => this.#findByCredentialsKey(`x509:${hash}`));
+    return this.#reads.read(() => this.#findByCredentialsKey(`x509:${hash}`));
   }
   #findByCredentialsKey(key: string): DeviceWithCredentials | undefined {
     const row = this.#get<DeviceWithCredentialsRow>(
