@@ -27,7 +27,8 @@ function send(message: FromWorker): void {
 }
 
 async function closeAll(): Promise<CloseAllResult> {
-  flow?.dispose();
+  const closedFlow = flow;
+  closedFlow?.dispose();
   flow = undefined;
   telemetry?.dispose();
   telemetry = undefined;
@@ -35,6 +36,7 @@ async function closeAll(): Promise<CloseAllResult> {
   clients = [];
   const closedByBroker = closing.filter((client) => client.closeError !== undefined).length;
   await Promise.all(closing.map((client) => client.close(CLOSE_TIMEOUT_MS)));
+  await closedFlow?.forgetSessions();
   return { closedByBroker };
 }
 

@@ -27,6 +27,8 @@ export interface BenchOptions {
   payloadBytes: number;
   /** Messages a publisher may be ahead of its slowest subscriber (a–c). */
   windowMessages: number;
+  /** a–d: subscribers connect with clean session 0, so the broker keeps (and stores) what it routes to them. */
+  persistentSubscribers: boolean;
   idleConnections: number;
   connectConcurrency: number;
   sessions: number;
@@ -60,6 +62,7 @@ scenarios g–j against Switchboard alone, once on SQLite and once on PostgreSQL
   --load-processes N         load generator processes (default 2)
   --payload-bytes N          payload size, at least 16 (default 64)
   --window N                 messages a publisher may be ahead of delivery, a–c (default 64)
+  --persistent-subscribers   a–d subscribers keep a session (clean session 0): their QoS 1 is stored until acked
   --idle-connections N       scenario e (default 10000; lowered to fit the open-file limit)
   --connect-concurrency N    handshakes in progress at once, e and f (default 100)
   --sessions N               scenario f sessions (default 1000)
@@ -110,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'load-processes': { type: 'string' },
       'payload-bytes': { type: 'string' },
       window: { type: 'string' },
+      'persistent-subscribers': { type: 'boolean' },
       'idle-connections': { type: 'string' },
       'connect-concurrency': { type: 'string' },
       sessions: { type: 'string' },
@@ -163,6 +167,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     loadProcesses: integer('load-processes', values['load-processes'], 2, 1, 64),
     payloadBytes: integer('payload-bytes', values['payload-bytes'], 64, 16, 65_536),
     windowMessages: integer('window', values.window, 64, 1, 100_000),
+    persistentSubscribers: values['persistent-subscribers'] === true,
     idleConnections: integer('idle-connections', values['idle-connections'], 10_000, 1, 1_000_000),
     connectConcurrency: integer('connect-concurrency', values['connect-concurrency'], 100, 1, 10_000),
     sessions: integer('sessions', values.sessions, 1_000, 1, 100_000),

@@ -36,6 +36,8 @@ export interface FlowSetupRequest {
   maxInflight: number;
   /** Per publisher; 0 = as fast as the window allows. */
   ratePerSecond: number;
+  /** Subscribers connect with clean session 0; their sessions are deleted when the clients close. */
+  persistentSubscribers: boolean;
   /** Topic name of every publisher, by global index (subscribers check the topic of each message against it). */
   topicNames: string[];
   publishers: FlowPublisherSpec[];

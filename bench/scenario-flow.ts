@@ -33,6 +33,8 @@ interface FlowParameters {
 async function runFlow(context: ScenarioContext, parameters: FlowParameters): Promise<ScenarioOutcome> {
   const { pool, broker, options, tag } = context;
   const processes = pool.processes;
+  const persistentNote = 'subscribers of a–d keep a persistent session (--persistent-subscribers)';
+  if (options.persistentSubscribers && !context.notes.includes(persistentNote)) context.notes.push(persistentNote);
   const prefix = `bench/${tag}`;
   const topicNames = Array.from({ length: parameters.publisherCount }, (_, i) => parameters.topicName(prefix, i));
   const publishers: FlowPublisherSpec[] = topicNames.map((_, index) => ({ index, clientId: `${tag}-p${index}` }));
@@ -72,6 +74,7 @@ async function runFlow(context: ScenarioContext, parameters: FlowParameters): Pr
     windowMessages: parameters.windowMessages,
     maxInflight: parameters.maxInflight,
     ratePerSecond: parameters.ratePerSecond,
+    persistentSubscribers: options.persistentSubscribers,
     topicNames,
     publishers: publishersByProcess[process.index]!,
     subscribers: subscribersByProcess[process.index]!,

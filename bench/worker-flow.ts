@@ -191,11 +191,20 @@ export class FlowRole {
     this.#sendProgress = sendProgress;
   }
 
+  /** Deletes persistent subscribers' sessions (a clean-session connect per client id); call after they closed. */
+  async forgetSessions(): Promise<void> {
+    if (!this.setup.persistentSubscribers) return;
+    for (const spec of this.setup.subscribers) {
+      await (await LoadClient.open(this.setup.broker, spec.clientId, true, FLOW_KEEPALIVE_SECONDS)).close();
+    }
+  }
+
   /** Connects and subscribes the subscribers first, then connects the publishers. */
   async open(): Promise<LoadClient[]> {
     const { broker, qos, payloadBytes, topicNames } = this.setup;
     for (const spec of this.setup.subscribers) {
-      const client = await LoadClient.open(broker, spec.clientId, true, FLOW_KEEPALIVE_SECONDS);
+      const cleanStart = !this.setup.persistentSubscribers;
+      const client = await LoadClient.open(broker, spec.clientId, cleanStart, FLOW_KEEPALIVE_SECONDS);
       this.#clients.push(client);
       await client.subscribe(spec.topicFilter, qos);
       this.#subscribers.push(new FlowSubscriber(client, this));
