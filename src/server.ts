@@ -376,7 +376,14 @@ function startBroker(
 function openStore(config: Config): SqliteBrokerStore | MemoryBrokerStore {
   if (config.storage.kind === 'memory') return new MemoryBrokerStore();
   mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteBrokerStore(join(config.dataDir, 'broker.db'), { synchronous: config.storage.synchronous });
+  return new SqliteBrokerStore(join(config.dataDir, 'broker.db'), {
+    synchronous: config.storage.synchronous,
+    // Commits stay on the event loop for now. On the writer thread a commit takes milliseconds, and an outbound QoS 2
+    // PUBLISH or PUBREL to a persistent session goes out before its delivery record is durable: a crash in that
+    // window would resend the message after the restart, a duplicate for a client that completed it. The thread is
+    // switched on once those two sends wait for their commit (ARCHITECTURE.md, `persistence.ts`).
+    writerThread: false,
+  });
 }
 
 /** Reads the PEM files named in `tls`; undefined when TLS is off. */

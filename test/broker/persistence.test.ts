@@ -19,7 +19,10 @@ let fileCount = 0;
 const silent = pino({ level: 'silent' });
 
 const STORES: readonly { name: string; create: () => BrokerStore }[] = [
-  { name: 'SQLite with its writer thread', create: () => new SqliteBrokerStore(join(tempDir, `q-${++fileCount}.db`)) },
+  {
+    name: 'SQLite with its writer thread',
+    create: () => new SqliteBrokerStore(join(tempDir, `q-${++fileCount}.db`), { writerThread: true }),
+  },
   { name: 'memory', create: () => new MemoryBrokerStore() },
 ];
 
@@ -83,7 +86,7 @@ for (const { name, create } of STORES) {
 
 describe('PersistenceQueue with background commits', () => {
   test('writes queued while a commit is in flight go out together in the next one', async () => {
-    const store = new SqliteBrokerStore(join(tempDir, `q-${++fileCount}.db`));
+    const store = new SqliteBrokerStore(join(tempDir, `q-${++fileCount}.db`), { writerThread: true });
     const queue = new PersistenceQueue(store, silent);
     queue.push(put(session('first')));
     queue.flush(); // in flight on the writer thread from here
