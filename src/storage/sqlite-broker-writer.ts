@@ -9,75 +9,37 @@
  * The worker has its own connection to the same file (WAL mode). If it dies, the batches it had not answered fail
  * (their acknowledgements were never sent, so publishers resend) and the store writes on its own connection again.
  */
-import { Worker } from 'node:worker_threads';
+import { WorkerRequests } from './worker-requests.js';
 import type { EncodedOp } from './sqlite-broker-writes.js';
-import type { BrokerWriteReply, BrokerWriterWorkerData } from './sqlite-broker-writer-worker.js';
-
-interface Pending {
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
+import type { BrokerWriteReply, BrokerWriteRequest, BrokerWriterWorkerData } from './sqlite-broker-writer-worker.js';
 
 export class BrokerWriterThread {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
-  #isAlive = true;
-  readonly #exited: Promise<void>;
+  readonly #requests: WorkerRequests<Omit<BrokerWriteRequest, 'id'>, BrokerWriteReply, undefined>;
 
   constructor(data: BrokerWriterWorkerData) {
-    this.#worker = new Worker(new URL('./sqlite-broker-writer-worker.js', import.meta.url), { workerData: data });
-    this.#worker.unref(); // referenced only while writes are pending
-    this.#worker.on('message', (reply: BrokerWriteReply) => {
-      const pending = this.#pending.get(reply.id);
-      if (pending === undefined) return;
-      this.#pending.delete(reply.id);
-      if (this.#pending.size === 0) this.#worker.unref();
-      if ('message' in reply) pending.reject(new Error(reply.message));
-      else pending.resolve();
-    });
-    this.#worker.on('error', () => {
-      // 'exit' follows.
-    });
-    this.#exited = new Promise((resolve) => {
-      this.#worker.once('exit', (code) => {
-        this.#isAlive = false;
-        const failure = new Error(`the broker store's writer thread exited (code ${String(code)}); batch not stored`);
-        for (const pending of this.#pending.values()) pending.reject(failure);
-        this.#pending.clear();
-        resolve();
-      });
+    this.#requests = new WorkerRequests(new URL('./sqlite-broker-writer-worker.js', import.meta.url), data, {
+      name: "the broker store's writer thread",
+      decode: (reply: BrokerWriteReply) => ('message' in reply ? new Error(reply.message) : undefined),
     });
   }
 
   /** False once the thread is gone; the store then writes on its own connection. */
   get isAlive(): boolean {
-    return this.#isAlive;
+    return this.#requests.isAlive;
   }
 
   /** Applies the batch in one transaction on the thread; resolves once it is committed. Batches apply in call order. */
   write(ops: readonly EncodedOp[]): Promise<void> {
-    if (!this.#isAlive)
-      return Promise.reject(new Error("the broker store's writer thread has exited; batch not stored"));
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) this.#worker.ref();
-      this.#worker.postMessage({ id, ops });
-    });
+    return this.#requests.request({ ops });
   }
 
   /** Lets pending writes finish, then closes the thread's connection. */
-  async stop(): Promise<void> {
-    if (!this.#isAlive) return;
-    this.#worker.ref();
-    this.#worker.postMessage('stop'); // queued behind every write already posted
-    await this.#exited;
+  stop(): Promise<void> {
+    return this.#requests.stop();
   }
 
   /** Ends the thread at once, failing whatever it had not answered (tests: a thread that dies). */
-  async terminate(): Promise<void> {
-    await this.#worker.terminate();
-    await this.#exited;
+  terminate(): Promise<void> {
+    return this.#requests.terminate();
   }
 }

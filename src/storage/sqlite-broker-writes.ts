@@ -28,8 +28,8 @@ const Write = {
   deleteRetained: 11,
 } as const;
 
-/** `[statement, ...bind values]`. */
-export type EncodedOp = readonly [number, ...SqlParam[]];
+/** `[statement, bind values]`. */
+export type EncodedOp = readonly [number, SqlParam[]];
 
 /** The highest message id and delivery seq written so far; the `counters` row, which never goes backwards. */
 export interface StoreCounters {
@@ -45,64 +45,70 @@ export function encodeStoreOp(op: StoreOp): EncodedOp {
       const will = session.will;
       return [
         Write.putSession,
-        session.clientId,
-        session.protocolVersion,
-        session.sessionExpiryIntervalSeconds,
-        session.disconnectedAtMs,
-        will === undefined ? null : will.topicName,
-        will === undefined ? null : will.payload,
-        will === undefined ? null : will.qos,
-        will === undefined ? null : will.isRetained ? 1 : 0,
-        will === undefined ? null : encodeProperties(will.properties),
-        will === undefined ? null : will.delaySeconds,
+        [
+          session.clientId,
+          session.protocolVersion,
+          session.sessionExpiryIntervalSeconds,
+          session.disconnectedAtMs,
+          will === undefined ? null : will.topicName,
+          will === undefined ? null : will.payload,
+          will === undefined ? null : will.qos,
+          will === undefined ? null : will.isRetained ? 1 : 0,
+          will === undefined ? null : encodeProperties(will.properties),
+          will === undefined ? null : will.delaySeconds,
+        ],
       ];
     }
     case 'deleteSession':
-      return [Write.deleteSession, op.clientId];
+      return [Write.deleteSession, [op.clientId]];
     case 'putSubscription': {
       const { subscription } = op;
       return [
         Write.putSubscription,
-        op.clientId,
-        subscription.topicFilter,
-        subscription.qos,
-        subscription.noLocal ? 1 : 0,
-        subscription.retainAsPublished ? 1 : 0,
-        subscription.retainHandling,
-        subscription.subscriptionId,
-        subscription.guard ?? null,
+        [
+          op.clientId,
+          subscription.topicFilter,
+          subscription.qos,
+          subscription.noLocal ? 1 : 0,
+          subscription.retainAsPublished ? 1 : 0,
+          subscription.retainHandling,
+          subscription.subscriptionId,
+          subscription.guard ?? null,
+        ],
       ];
     }
     case 'deleteSubscription':
-      return [Write.deleteSubscription, op.clientId, op.topicFilter];
+      return [Write.deleteSubscription, [op.clientId, op.topicFilter]];
     case 'putMessage':
-      return [Write.putMessage, ...messageColumns(op.message.topicName, op.message)];
+      return [Write.putMessage, messageColumns(op.message.topicName, op.message)];
     case 'deleteMessage':
-      return [Write.deleteMessage, op.id];
+      return [Write.deleteMessage, [op.id]];
     case 'putDelivery': {
       const { delivery } = op;
       return [
         Write.putDelivery,
-        delivery.clientId,
-        delivery.seq,
-        delivery.messageId,
-        delivery.qos,
-        delivery.packetId,
-        deliveryStateCode(delivery.state),
-        delivery.subscriptionIds.join(','),
-        delivery.isRetained ? 1 : 0,
+        [
+          delivery.clientId,
+          delivery.seq,
+          delivery.messageId,
+          delivery.qos,
+          delivery.packetId,
+          deliveryStateCode(delivery.state),
+          delivery.subscriptionIds.join(','),
+          delivery.isRetained ? 1 : 0,
+        ],
       ];
     }
     case 'deleteDelivery':
-      return [Write.deleteDelivery, op.clientId, op.seq];
+      return [Write.deleteDelivery, [op.clientId, op.seq]];
     case 'putIncomingQos2':
-      return [Write.putIncomingQos2, op.clientId, op.packetId];
+      return [Write.putIncomingQos2, [op.clientId, op.packetId]];
     case 'deleteIncomingQos2':
-      return [Write.deleteIncomingQos2, op.clientId, op.packetId];
+      return [Write.deleteIncomingQos2, [op.clientId, op.packetId]];
     case 'putRetained':
-      return [Write.putRetained, ...messageColumns(op.topicName, op.message)];
+      return [Write.putRetained, messageColumns(op.topicName, op.message)];
     case 'deleteRetained':
-      return [Write.deleteRetained, op.topicName];
+      return [Write.deleteRetained, [op.topicName]];
     default:
       throw new TypeError(`unknown store op ${JSON.stringify((op as { op: unknown }).op)}`);
   }
@@ -174,22 +180,22 @@ export function prepareBatchWriter(
     let { maxMessageId, maxDeliverySeq } = counters;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      const write = op[0];
+      const [write, values] = op;
       const statement = statements[write];
       if (statement === undefined) throw new TypeError(`unknown encoded store op ${String(write)}`);
-      statement.run(...op.slice(1));
+      statement.run(...values);
       switch (write) {
         case Write.deleteSession:
-          for (const deleteRows of deleteClientRows) deleteRows.run(op[1] as string);
+          for (const deleteRows of deleteClientRows) deleteRows.run(values[0] as string);
           break;
         case Write.putMessage:
         case Write.putRetained: {
-          const id = op[1] as number;
+          const id = values[0] as number;
           if (id > maxMessageId) maxMessageId = id;
           break;
         }
         case Write.putDelivery: {
-          const seq = op[2] as number;
+          const seq = values[1] as number;
           if (seq > maxDeliverySeq) maxDeliverySeq = seq;
           break;
         }

@@ -9,68 +9,33 @@
  * meanwhile, and a read that starts after a write's promise resolved sees that write. If the worker dies, every
  * pending write fails and later ones run on the main connection, so data is never silently lost.
  */
-import { Worker } from 'node:worker_threads';
 import { DuplicateError, UnknownDeviceError, type DataBatch, type WriteOutcome } from '../platform-store.js';
-import type { WriteFailure, WriteReply, WriterWorkerData } from './sqlite-writer-worker.js';
-
-interface Pending {
-  resolve: (outcome: WriteOutcome) => void;
-  reject: (error: Error) => void;
-}
+import { WorkerRequests } from '../worker-requests.js';
+import type { WriteFailure, WriteReply, WriteRequest, WriterWorkerData } from './sqlite-writer-worker.js';
 
 export class SqliteWriterThread {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
-  #isAlive = true;
-  readonly #exited: Promise<void>;
+  readonly #requests: WorkerRequests<Omit<WriteRequest, 'id'>, WriteReply, WriteOutcome>;
 
   constructor(data: WriterWorkerData) {
-    this.#worker = new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: data });
-    this.#worker.unref(); // referenced only while writes are pending
-    this.#worker.on('message', (reply: WriteReply) => {
-      const pending = this.#pending.get(reply.id);
-      if (pending === undefined) return;
-      this.#pending.delete(reply.id);
-      if (this.#pending.size === 0) this.#worker.unref();
-      if ('outcome' in reply) pending.resolve(reply.outcome);
-      else pending.reject(toError(reply.error));
-    });
-    this.#worker.on('error', () => {
-      // 'exit' follows.
-    });
-    this.#exited = new Promise((resolve) => {
-      this.#worker.once('exit', (code) => {
-        this.#isAlive = false;
-        const failure = new Error(`the SQLite writer thread exited (code ${String(code)}); the batch was not stored`);
-        for (const pending of this.#pending.values()) pending.reject(failure);
-        this.#pending.clear();
-        resolve();
-      });
+    this.#requests = new WorkerRequests(new URL('./sqlite-writer-worker.js', import.meta.url), data, {
+      name: 'the SQLite writer thread',
+      decode: (reply: WriteReply) => ('outcome' in reply ? reply.outcome : toError(reply.error)),
     });
   }
 
   /** False once the thread is gone; the store then writes on its own connection. */
   get isAlive(): boolean {
-    return this.#isAlive;
+    return this.#requests.isAlive;
   }
 
   /** Applies the batch in one transaction on the writer thread; resolves to its outcome once it is committed. */
   write(batch: DataBatch): Promise<WriteOutcome> {
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) this.#worker.ref();
-      this.#worker.postMessage({ id, batch });
-    });
+    return this.#requests.request({ batch });
   }
 
   /** Lets pending writes finish, then closes the thread's connection. */
-  async stop(): Promise<void> {
-    if (!this.#isAlive) return;
-    this.#worker.ref();
-    this.#worker.postMessage('stop'); // queued behind every write already posted
-    await this.#exited;
+  stop(): Promise<void> {
+    return this.#requests.stop();
   }
 }
 
